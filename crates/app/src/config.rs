@@ -1,0 +1,132 @@
+//! Start-up configuration: which emulator endpoints to watch.
+//!
+//! Defaults are the vendors' own emulator ports on loopback, so a developer running Speculos
+//! or the Trezor emulator sees it without any setting. Environment variables override them
+//! (`off` disables one); Settings will persist the same choices once the store lands.
+
+use std::net::SocketAddr;
+
+use coldlink_bridge::{EmulatorEndpoint, EmulatorKind};
+use serde::Serialize;
+
+use crate::AppError;
+
+/// Overrides the Speculos endpoint (`HOST:PORT`, or `off`).
+pub const ENV_SPECULOS: &str = "COLDLINK_SPECULOS";
+/// Overrides the Trezor emulator endpoint (`HOST:PORT`, or `off`).
+pub const ENV_TREZOR_EMULATOR: &str = "COLDLINK_TREZOR_EMULATOR";
+
+const DEFAULT_SPECULOS: &str = "127.0.0.1:9999";
+const DEFAULT_TREZOR_EMULATOR: &str = "127.0.0.1:21324";
+
+/// One watched emulator endpoint, as shown in Settings.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub struct EmulatorSetting {
+    /// `speculos` or `trezorEmulator`.
+    pub kind: String,
+    /// `HOST:PORT`.
+    pub address: String,
+}
+
+/// The configuration the services start from.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AppConfig {
+    /// Emulator endpoints to watch.
+    pub emulators: Vec<EmulatorSetting>,
+}
+
+impl AppConfig {
+    /// Reads the environment; a malformed value is an error naming the variable.
+    pub fn from_env() -> Result<Self, AppError> {
+        Self::from_lookup(|k| std::env::var(k).ok())
+    }
+
+    /// Same as [`AppConfig::from_env`] over any key lookup (for tests).
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, AppError> {
+        let mut emulators = Vec::new();
+        for (var, default, kind) in [
+            (ENV_SPECULOS, DEFAULT_SPECULOS, "speculos"),
+            (ENV_TREZOR_EMULATOR, DEFAULT_TREZOR_EMULATOR, "trezorEmulator"),
+        ] {
+            let value = get(var).unwrap_or_else(|| default.to_owned());
+            let value = value.trim();
+            if value.eq_ignore_ascii_case("off") || value.is_empty() {
+                continue;
+            }
+            let addr: SocketAddr = value.parse().map_err(|_| {
+                AppError::invalid(format!(
+                    "{var} must be HOST:PORT with a numeric IP (like {default}) or “off”; got “{value}”"
+                ))
+            })?;
+            emulators.push(EmulatorSetting {
+                kind: kind.to_owned(),
+                address: addr.to_string(),
+            });
+        }
+        Ok(Self { emulators })
+    }
+
+    /// The endpoints in the bridge's terms.
+    pub fn emulator_endpoints(&self) -> Vec<EmulatorEndpoint> {
+        self.emulators
+            .iter()
+            .filter_map(|e| {
+                let kind = match e.kind.as_str() {
+                    "speculos" => EmulatorKind::Speculos,
+                    "trezorEmulator" => EmulatorKind::TrezorEmulator,
+                    _ => return None,
+                };
+                Some(EmulatorEndpoint {
+                    kind,
+                    addr: e.address.parse().ok()?,
+                })
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with(pairs: &[(&str, &str)]) -> Result<AppConfig, AppError> {
+        AppConfig::from_lookup(|k| {
+            pairs
+                .iter()
+                .find(|(key, _)| *key == k)
+                .map(|(_, v)| (*v).to_owned())
+        })
+    }
+
+    #[test]
+    fn defaults_are_the_vendor_emulator_ports() {
+        let c = with(&[]).expect("defaults");
+        let eps = c.emulator_endpoints();
+        assert_eq!(eps.len(), 2);
+        assert_eq!(eps[0].id(), "speculos:127.0.0.1:9999");
+        assert_eq!(eps[1].id(), "trezor-emu:127.0.0.1:21324");
+    }
+
+    #[test]
+    fn overrides_and_off() {
+        let c = with(&[(ENV_SPECULOS, "127.0.0.1:40000"), (ENV_TREZOR_EMULATOR, "OFF")])
+            .expect("valid");
+        assert_eq!(
+            c.emulators,
+            vec![EmulatorSetting {
+                kind: "speculos".into(),
+                address: "127.0.0.1:40000".into()
+            }]
+        );
+    }
+
+    #[test]
+    fn malformed_values_name_the_variable() {
+        for bad in ["localhost:9999", "127.0.0.1", "127.0.0.1:99999", "::1:9"] {
+            let e = with(&[(ENV_SPECULOS, bad)]).expect_err(bad);
+            assert_eq!(e.kind, crate::ErrorKind::InvalidInput);
+            assert!(e.message.contains(ENV_SPECULOS), "{}", e.message);
+        }
+    }
+}

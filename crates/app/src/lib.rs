@@ -1,0 +1,57 @@
+//! Coldlink's application services: the use cases the desktop shell and the `coldlink` CLI
+//! both call, with one error type whose `kind` is stable for UIs and scripts to branch on.
+//!
+//! Nothing here knows about Tauri; the shell is a few lines per command around these calls.
+
+mod config;
+mod devices;
+mod error;
+
+pub use config::{AppConfig, EmulatorSetting, ENV_SPECULOS, ENV_TREZOR_EMULATOR};
+pub use devices::{DeviceList, DeviceService, DeviceWatch};
+pub use error::{AppError, ErrorKind};
+
+use serde::Serialize;
+
+/// What the About/Settings pages show about this build and its configuration.
+#[derive(Clone, Debug, Serialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub struct AppInfo {
+    /// Coldlink's version.
+    pub version: String,
+    /// Emulator endpoints being watched.
+    pub emulators: Vec<EmulatorSetting>,
+}
+
+/// The services, built once at start-up from configuration.
+#[derive(Clone, Debug)]
+pub struct Coldlink {
+    config: AppConfig,
+    devices: DeviceService,
+}
+
+impl Coldlink {
+    /// Builds the services from a configuration.
+    pub fn new(config: AppConfig) -> Self {
+        let devices = DeviceService::new(config.emulator_endpoints());
+        Self { config, devices }
+    }
+
+    /// Builds the services from the process environment (see [`AppConfig::from_env`]).
+    pub fn from_env() -> Result<Self, AppError> {
+        Ok(Self::new(AppConfig::from_env()?))
+    }
+
+    /// About this build.
+    pub fn info(&self) -> AppInfo {
+        AppInfo {
+            version: env!("CARGO_PKG_VERSION").to_owned(),
+            emulators: self.config.emulators.clone(),
+        }
+    }
+
+    /// Device discovery.
+    pub fn devices(&self) -> &DeviceService {
+        &self.devices
+    }
+}

@@ -1,0 +1,202 @@
+//! Coldlink's desktop shell: registers commands and events and maps every outcome to the
+//! typed `AppError`. No business logic lives here: each command is a call into
+//! `coldlink_app` run off the UI thread, so a panic inside a service becomes an `internal`
+//! error for that one call instead of taking the window down.
+
+use std::{sync::Mutex, time::Duration};
+
+use coldlink_app::{AppError, AppInfo, Coldlink, DeviceList, DeviceWatch};
+use serde::Serialize;
+use tauri::{Manager, State};
+use tauri_specta::{collect_commands, collect_events, Event};
+
+/// How often the device list is refreshed; the UI shows changes within this plus a scan.
+const DEVICE_POLL: Duration = Duration::from_millis(500);
+
+/// Sent whenever the set of connected devices changes.
+#[derive(Clone, Debug, Serialize, specta::Type, tauri_specta::Event)]
+#[serde(rename_all = "camelCase")]
+pub struct DevicesChanged {
+    /// The new list.
+    pub list: DeviceList,
+}
+
+/// Runs a service call on the blocking pool; a panic in it becomes an `internal` error.
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, AppError> + Send + 'static,
+) -> Result<T, AppError> {
+    tauri::async_runtime::spawn_blocking(f)
+        .await
+        .map_err(|_| AppError::internal("Coldlink hit an internal error; the operation was not completed. Please report it."))?
+}
+
+#[tauri::command]
+#[specta::specta]
+async fn app_info(app: State<'_, Coldlink>) -> Result<AppInfo, AppError> {
+    let app = app.inner().clone();
+    blocking(move || Ok(app.info())).await
+}
+
+#[tauri::command]
+#[specta::specta]
+async fn list_devices(app: State<'_, Coldlink>) -> Result<DeviceList, AppError> {
+    let app = app.inner().clone();
+    blocking(move || Ok(app.devices().list())).await
+}
+
+/// The UI reports that `page` has rendered; logged with the time since start for the
+/// start-up benchmark.
+#[tauri::command]
+#[specta::specta]
+async fn frontend_ready(page: String, started: State<'_, Started>) -> Result<(), AppError> {
+    let page: String = page.chars().filter(char::is_ascii_alphanumeric).take(32).collect();
+    eprintln!(
+        "coldlink: first render of {page} after {} ms",
+        started.0.elapsed().as_millis()
+    );
+    Ok(())
+}
+
+/// When the process started, for the start-up figure.
+struct Started(std::time::Instant);
+
+/// Keeps the device watcher alive for the app's lifetime.
+struct Watch(#[allow(dead_code)] Mutex<Option<DeviceWatch>>);
+
+/// WebKitGTK's GPU compositing costs ~70 MiB for a UI that needs none (measured: see the
+/// start-up benchmark). Turning it off per webview, rather than through the
+/// `WEBKIT_DISABLE_DMABUF_RENDERER` variable, gives the same saving and keeps WebKit's
+/// snapshot API working (which WebDriver screenshots need).
+fn lean_webview<R: tauri::Runtime>(window: &tauri::WebviewWindow<R>) {
+    #[cfg(target_os = "linux")]
+    if std::env::var_os("COLDLINK_GPU").is_none() {
+        let _ = window.with_webview(|webview| {
+            use webkit2gtk::{HardwareAccelerationPolicy, SettingsExt, WebViewExt};
+            if let Some(settings) = webview.inner().settings() {
+                settings.set_hardware_acceleration_policy(HardwareAccelerationPolicy::Never);
+            }
+        });
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = window;
+}
+
+/// The command and event registry; also what generates `ui/src/lib/api/bindings.ts`.
+pub fn specta_builder<R: tauri::Runtime>() -> tauri_specta::Builder<R> {
+    tauri_specta::Builder::<R>::new()
+        .disable_serde_phases()
+        .commands(collect_commands![app_info, list_devices, frontend_ready])
+        .events(collect_events![DevicesChanged])
+}
+
+/// Builds and runs the app; returns when the window closes.
+pub fn run() {
+    let started = Started(std::time::Instant::now());
+    let services = match Coldlink::from_env() {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("coldlink: {e}");
+            std::process::exit(2);
+        }
+    };
+    let builder = specta_builder::<tauri::Wry>();
+    let result = tauri::Builder::default()
+        .invoke_handler(builder.invoke_handler())
+        .manage(started)
+        .manage(services)
+        .setup(move |app| {
+            builder.mount_events(app);
+            if let Some(window) = app.get_webview_window("main") {
+                lean_webview(&window);
+            }
+            let handle = app.handle().clone();
+            let watch = app.state::<Coldlink>().devices().watch(DEVICE_POLL, move |list| {
+                let _ = DevicesChanged { list: list.clone() }.emit(&handle);
+            });
+            app.manage(Watch(Mutex::new(Some(watch))));
+            Ok(())
+        })
+        .run(tauri::generate_context!());
+    if let Err(e) = result {
+        eprintln!("coldlink: the window could not start: {e}");
+        std::process::exit(1);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const BINDINGS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../ui/src/lib/api/bindings.ts");
+
+    fn export() -> String {
+        let dir = std::env::temp_dir().join(format!("coldlink-bindings-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let path = dir.join("bindings.ts");
+        specta_builder::<tauri::Wry>()
+            .export(
+                specta_typescript::Typescript::default().header("// Generated from Rust by tauri-specta: do not edit. Regenerate with UPDATE_BINDINGS=1 cargo test -p coldlink-desktop bindings.\n"),
+                &path,
+            )
+            .expect("export bindings");
+        let text = std::fs::read_to_string(&path).expect("read bindings");
+        let _ = std::fs::remove_dir_all(&dir);
+        text
+    }
+
+    /// Fails when the Rust commands/types and the checked-in TypeScript drift apart.
+    #[test]
+    fn bindings_are_current() {
+        let fresh = export();
+        if std::env::var_os("UPDATE_BINDINGS").is_some() {
+            std::fs::write(BINDINGS, &fresh).expect("write bindings");
+        }
+        let checked_in = std::fs::read_to_string(BINDINGS).unwrap_or_default();
+        assert!(
+            checked_in == fresh,
+            "ui/src/lib/api/bindings.ts is out of date: run UPDATE_BINDINGS=1 cargo test -p coldlink-desktop bindings"
+        );
+    }
+
+    #[test]
+    fn a_panicking_service_call_becomes_an_internal_error() {
+        let r: Result<(), AppError> =
+            tauri::async_runtime::block_on(blocking(|| panic!("service bug")));
+        let e = r.expect_err("panic must be reported");
+        assert_eq!(e.kind, coldlink_app::ErrorKind::Internal);
+        assert!(!e.message.contains("service bug"), "no internals leak");
+    }
+
+    #[test]
+    fn malformed_arguments_are_rejected_without_panicking() {
+        let app = tauri::test::mock_builder()
+            .invoke_handler(specta_builder().invoke_handler())
+            .manage(Started(std::time::Instant::now()))
+            .manage(Coldlink::new(Default::default()))
+            .build(tauri::test::mock_context(tauri::test::noop_assets()))
+            .expect("mock app");
+        let webview = tauri::WebviewWindowBuilder::new(&app, "main", Default::default())
+            .build()
+            .expect("webview");
+        let call = |cmd: &str, body: serde_json::Value| {
+            tauri::test::get_ipc_response(
+                &webview,
+                tauri::webview::InvokeRequest {
+                    cmd: cmd.into(),
+                    callback: tauri::ipc::CallbackFn(0),
+                    error: tauri::ipc::CallbackFn(1),
+                    url: "tauri://localhost".parse().expect("url"),
+                    body: tauri::ipc::InvokeBody::Json(body),
+                    headers: Default::default(),
+                    invoke_key: tauri::test::INVOKE_KEY.to_string(),
+                },
+            )
+        };
+        assert!(call("frontend_ready", serde_json::json!({ "page": 5 })).is_err());
+        assert!(call("frontend_ready", serde_json::json!({})).is_err());
+        assert!(call("frontend_ready", serde_json::json!({ "page": "devices" })).is_ok());
+        let devices = call("list_devices", serde_json::json!({})).expect("list");
+        let list: serde_json::Value = devices.deserialize().expect("json");
+        assert!(list["devices"].is_array() && list["warnings"].is_array(), "{list}");
+    }
+}

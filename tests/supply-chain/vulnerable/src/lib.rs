@@ -1,0 +1,1 @@
+//! Exists only so the fixture is a valid crate.
