@@ -25,9 +25,11 @@ pub struct DevicesChanged {
 async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, AppError> + Send + 'static,
 ) -> Result<T, AppError> {
-    tauri::async_runtime::spawn_blocking(f)
-        .await
-        .map_err(|_| AppError::internal("Coldlink hit an internal error; the operation was not completed. Please report it."))?
+    tauri::async_runtime::spawn_blocking(f).await.map_err(|_| {
+        AppError::internal(
+            "Coldlink hit an internal error; the operation was not completed. Please report it.",
+        )
+    })?
 }
 
 #[tauri::command]
@@ -49,7 +51,11 @@ async fn list_devices(app: State<'_, Coldlink>) -> Result<DeviceList, AppError> 
 #[tauri::command]
 #[specta::specta]
 async fn frontend_ready(page: String, started: State<'_, Started>) -> Result<(), AppError> {
-    let page: String = page.chars().filter(char::is_ascii_alphanumeric).take(32).collect();
+    let page: String = page
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .take(32)
+        .collect();
     eprintln!(
         "coldlink: first render of {page} after {} ms",
         started.0.elapsed().as_millis()
@@ -110,9 +116,12 @@ pub fn run() {
                 lean_webview(&window);
             }
             let handle = app.handle().clone();
-            let watch = app.state::<Coldlink>().devices().watch(DEVICE_POLL, move |list| {
-                let _ = DevicesChanged { list: list.clone() }.emit(&handle);
-            });
+            let watch = app
+                .state::<Coldlink>()
+                .devices()
+                .watch(DEVICE_POLL, move |list| {
+                    let _ = DevicesChanged { list: list.clone() }.emit(&handle);
+                });
             app.manage(Watch(Mutex::new(Some(watch))));
             Ok(())
         })
@@ -197,6 +206,9 @@ mod tests {
         assert!(call("frontend_ready", serde_json::json!({ "page": "devices" })).is_ok());
         let devices = call("list_devices", serde_json::json!({})).expect("list");
         let list: serde_json::Value = devices.deserialize().expect("json");
-        assert!(list["devices"].is_array() && list["warnings"].is_array(), "{list}");
+        assert!(
+            list["devices"].is_array() && list["warnings"].is_array(),
+            "{list}"
+        );
     }
 }

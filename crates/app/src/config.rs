@@ -47,7 +47,11 @@ impl AppConfig {
         let mut emulators = Vec::new();
         for (var, default, kind) in [
             (ENV_SPECULOS, DEFAULT_SPECULOS, "speculos"),
-            (ENV_TREZOR_EMULATOR, DEFAULT_TREZOR_EMULATOR, "trezorEmulator"),
+            (
+                ENV_TREZOR_EMULATOR,
+                DEFAULT_TREZOR_EMULATOR,
+                "trezorEmulator",
+            ),
         ] {
             let value = get(var).unwrap_or_else(|| default.to_owned());
             let value = value.trim();
@@ -110,8 +114,11 @@ mod tests {
 
     #[test]
     fn overrides_and_off() {
-        let c = with(&[(ENV_SPECULOS, "127.0.0.1:40000"), (ENV_TREZOR_EMULATOR, "OFF")])
-            .expect("valid");
+        let c = with(&[
+            (ENV_SPECULOS, "127.0.0.1:40000"),
+            (ENV_TREZOR_EMULATOR, "OFF"),
+        ])
+        .expect("valid");
         assert_eq!(
             c.emulators,
             vec![EmulatorSetting {

@@ -115,7 +115,9 @@ mod tests {
         assert_eq!(e.kind, ErrorKind::WrongApp);
         assert_eq!(
             serde_json::to_value(&e).ok(),
-            Some(serde_json::json!({"kind": "wrongApp", "message": "Open the Bitcoin app on the device"}))
+            Some(
+                serde_json::json!({"kind": "wrongApp", "message": "Open the Bitcoin app on the device"})
+            )
         );
         let e: AppError = TransportError::NoPermission.into();
         assert_eq!(e.kind, ErrorKind::NoPermission);

@@ -176,12 +176,7 @@ fn webusb_devices() -> Result<Vec<DeviceDescriptor>, ScanWarning> {
         };
         let ports = device
             .port_numbers()
-            .map(|p| {
-                p.iter()
-                    .map(u8::to_string)
-                    .collect::<Vec<_>>()
-                    .join(".")
-            })
+            .map(|p| p.iter().map(u8::to_string).collect::<Vec<_>>().join("."))
             .unwrap_or_else(|_| device.address().to_string());
         found.push(DeviceDescriptor {
             id: format!("usb:{}-{}", device.bus_number(), ports),

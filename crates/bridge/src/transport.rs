@@ -90,7 +90,11 @@ impl Transport for HidTransport {
     fn read_packet(&mut self, timeout: Duration) -> Result<[u8; PACKET_SIZE], TransportError> {
         let mut buf = [0u8; PACKET_SIZE];
         let ms = i32::try_from(timeout.as_millis()).unwrap_or(i32::MAX);
-        match self.device.read_timeout(&mut buf, ms).map_err(map_hid_error)? {
+        match self
+            .device
+            .read_timeout(&mut buf, ms)
+            .map_err(map_hid_error)?
+        {
             0 => Err(TransportError::Timeout(timeout)),
             PACKET_SIZE => Ok(buf),
             n => Err(TransportError::Io(format!("short read of {n} bytes"))),

@@ -46,7 +46,10 @@ fn every_recognised_wallet_is_covered() {
         let known = identify_usb(vid, pid, None).expect("sample is a wallet");
         assert!(covers(vid, pid, false), "usb rule for {vid:04x}:{pid:04x}");
         if known.connection == ConnectionKind::UsbHid {
-            assert!(covers(vid, pid, true), "hidraw rule for {vid:04x}:{pid:04x}");
+            assert!(
+                covers(vid, pid, true),
+                "hidraw rule for {vid:04x}:{pid:04x}"
+            );
         }
     }
     for (vid, _) in KNOWN_USB_VENDORS {

@@ -62,7 +62,10 @@ mod tests {
 
     #[test]
     fn wire_names_are_stable() {
-        assert_eq!(serde_json::to_string(&Coin::Btc).ok().as_deref(), Some("\"btc\""));
+        assert_eq!(
+            serde_json::to_string(&Coin::Btc).ok().as_deref(),
+            Some("\"btc\"")
+        );
         assert_eq!(
             serde_json::from_str::<BitcoinNetwork>("\"testnet4\"").ok(),
             Some(BitcoinNetwork::Testnet4)

@@ -19,7 +19,8 @@ impl FromStr for Fingerprint {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let bad = || FingerprintError(s.chars().take(32).collect());
         let t = s.trim();
-        if t.len() != 8 || !t.is_ascii() {
+        // from_str_radix alone would accept a sign ("+3c5da0a").
+        if t.len() != 8 || !t.bytes().all(|b| b.is_ascii_hexdigit()) {
             return Err(bad());
         }
         let mut out = [0u8; 4];
@@ -72,7 +73,14 @@ mod tests {
             serde_json::to_string(&fp).ok().as_deref(),
             Some("\"73c5da0a\"")
         );
-        for bad in ["", "73c5da0", "73c5da0a0", "zzzzzzzz", "73c5da0é", "+3c5da0a"] {
+        for bad in [
+            "",
+            "73c5da0",
+            "73c5da0a0",
+            "zzzzzzzz",
+            "73c5da0é",
+            "+3c5da0a",
+        ] {
             assert!(bad.parse::<Fingerprint>().is_err(), "{bad}");
         }
         assert!(serde_json::from_str::<Fingerprint>("\"nope\"").is_err());
