@@ -11,4 +11,6 @@ mod transport;
 pub use discovery::{
     probe_emulator, scan, usb_devices, EmulatorEndpoint, EmulatorKind, Scan, ScanWarning,
 };
-pub use transport::{HidTransport, Transport, TransportError, UdpTransport, PACKET_SIZE};
+pub use transport::{
+    HidTransport, TcpReportTransport, Transport, TransportError, UdpTransport, PACKET_SIZE,
+};

@@ -176,6 +176,58 @@ impl Transport for UdpTransport {
     }
 }
 
+/// Raw 64-byte HID reports over a TCP stream: how Coldlink's simulators expose a device's
+/// USB side, so the host's HID framing runs end to end without hardware.
+pub struct TcpReportTransport {
+    stream: std::net::TcpStream,
+}
+
+impl TcpReportTransport {
+    /// Connects to a report socket at `addr`.
+    pub fn connect(addr: SocketAddr) -> Result<Self, TransportError> {
+        let stream = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(3))
+            .map_err(map_stream_error)?;
+        let _ = stream.set_nodelay(true);
+        Ok(Self { stream })
+    }
+}
+
+fn map_stream_error(e: std::io::Error) -> TransportError {
+    use std::io::ErrorKind::*;
+    match e.kind() {
+        ConnectionRefused | ConnectionReset | ConnectionAborted | BrokenPipe | UnexpectedEof
+        | NotConnected => TransportError::Disconnected,
+        _ => TransportError::Io(e.to_string()),
+    }
+}
+
+impl Transport for TcpReportTransport {
+    fn write_packet(&mut self, packet: &[u8]) -> Result<(), TransportError> {
+        use std::io::Write;
+        if packet.len() != PACKET_SIZE {
+            return Err(TransportError::BadPacket(packet.len()));
+        }
+        self.stream.write_all(packet).map_err(map_stream_error)
+    }
+
+    fn read_packet(&mut self, timeout: Duration) -> Result<[u8; PACKET_SIZE], TransportError> {
+        use std::io::Read;
+        self.stream
+            .set_read_timeout(Some(timeout.max(Duration::from_millis(1))))
+            .map_err(map_stream_error)?;
+        let mut buf = [0u8; PACKET_SIZE];
+        self.stream
+            .read_exact(&mut buf)
+            .map_err(|e| match e.kind() {
+                std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut => {
+                    TransportError::Timeout(timeout)
+                }
+                _ => map_stream_error(e),
+            })?;
+        Ok(buf)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -5,26 +5,28 @@ import { commands, events, type AppError, type DeviceList, type AppInfo } from "
 export type { AppError, AppInfo, DeviceList };
 export type { DeviceDescriptor, DeviceState, EmulatorSetting, ErrorKind } from "./bindings";
 
-/** Thrown by the helpers below; carries the backend's stable error kind. */
-export class ApiError extends Error {
-  readonly kind: AppError["kind"];
-  constructor(e: AppError) {
-    super(e.message);
-    this.kind = e.kind;
-  }
-}
+import { toApiError } from "./errors";
+
+export { ApiError } from "./errors";
 
 type Result<T> = { status: "ok"; data: T } | { status: "error"; error: AppError };
 
-function unwrap<T>(r: Result<T>): T {
-  if (r.status === "error") throw new ApiError(r.error);
+/** Awaits a generated command and returns its value; every failure becomes an ApiError. */
+async function call<T>(p: Promise<Result<T>>): Promise<T> {
+  let r: Result<T>;
+  try {
+    r = await p;
+  } catch (e) {
+    throw toApiError(e);
+  }
+  if (r.status === "error") throw toApiError(r.error);
   return r.data;
 }
 
 export const api = {
-  appInfo: async () => unwrap(await commands.appInfo()),
-  listDevices: async () => unwrap(await commands.listDevices()),
-  frontendReady: async (page: string) => unwrap(await commands.frontendReady(page)),
+  appInfo: () => call(commands.appInfo()),
+  listDevices: () => call(commands.listDevices()),
+  frontendReady: (page: string) => call(commands.frontendReady(page)),
   /** Calls `handler` with every new device list; returns the unsubscribe function. */
   onDevicesChanged: (handler: (list: DeviceList) => void) =>
     events.devicesChanged.listen((e) => handler(e.payload.list)),

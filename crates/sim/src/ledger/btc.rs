@@ -1,0 +1,37 @@
+//! The simulated Bitcoin app: master fingerprint and extended public keys.
+
+use bitcoin::bip32::Xpub;
+use coldlink_ledger::{path, sw, Apdu};
+
+use super::{ok, status, LedgerSim, Outcome};
+use crate::Screen;
+
+pub(super) fn handle(dev: &mut LedgerSim, apdu: &Apdu) -> Outcome {
+    match apdu.ins {
+        0x05 => ok(dev.master.fingerprint(&dev.secp).as_bytes().to_vec()),
+        0x00 => {
+            let Some((&display, rest)) = apdu.data.split_first() else {
+                return status(sw::WRONG_DATA);
+            };
+            let Some((p, [])) = path::decode(rest) else {
+                return status(sw::WRONG_DATA);
+            };
+            let Ok(xpriv) = dev.master.derive_priv(&dev.secp, &p) else {
+                return status(sw::WRONG_DATA);
+            };
+            let xpub = Xpub::from_priv(&dev.secp, &xpriv).to_string();
+            if display == 0 {
+                return ok(xpub.into_bytes());
+            }
+            let screen = Screen {
+                title: "Export public key".into(),
+                fields: vec![
+                    ("Path".into(), p.to_string()),
+                    ("Public key".into(), xpub.clone()),
+                ],
+            };
+            dev.confirm_then(screen, || ok(xpub.into_bytes()))
+        }
+        _ => status(sw::INS_NOT_SUPPORTED),
+    }
+}

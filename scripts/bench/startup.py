@@ -1,0 +1,151 @@
+"""Measures start-up time and idle memory of Coldlink's release app and of Electrum, in the
+same run, under a private Xvfb display. Prints medians and Coldlink/Electrum ratios.
+
+Window mapped: first time a visible X window belongs to the process (xdotool, polled every
+5 ms). First render: the app's own "first render" line on stderr, timed from launch here.
+Idle PSS: /proc/PID/smaps_rollup summed over the process and all its descendants (the WebKit
+web and network processes for Coldlink), 5 s after the window mapped.
+"""
+
+import os
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+
+def children(pid):
+    """All descendants of pid."""
+    kids = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+            kids.setdefault(ppid, []).append(int(entry))
+        except (OSError, IndexError, ValueError):
+            pass
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        for c in kids.get(p, []):
+            out.append(c)
+            todo.append(c)
+    return out
+
+
+def pss_kib(pid):
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as f:
+            for line in f:
+                if line.startswith("Pss:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def tree_pss_mib(pid):
+    return sum(pss_kib(p) for p in [pid] + children(pid)) / 1024
+
+
+def visible_window(pids, env):
+    for p in pids:
+        r = subprocess.run(
+            ["xdotool", "search", "--onlyvisible", "--pid", str(p)],
+            env=env, capture_output=True, text=True,
+        )
+        if r.stdout.strip():
+            return True
+    return False
+
+
+def measure(cmd, env, ready_marker=None, idle=5.0, limit=30.0):
+    """Launches cmd; returns (mapped_s, rendered_s or None, idle_pss_mib)."""
+    rendered = {}
+    t0 = time.monotonic()
+    proc = subprocess.Popen(
+        cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        text=True, start_new_session=True,
+    )
+
+    def read_stderr():
+        for line in proc.stderr:
+            if ready_marker and ready_marker in line and "t" not in rendered:
+                rendered["t"] = time.monotonic() - t0
+
+    threading.Thread(target=read_stderr, daemon=True).start()
+    mapped = None
+    try:
+        while time.monotonic() - t0 < limit:
+            if visible_window([proc.pid] + children(proc.pid), env):
+                mapped = time.monotonic() - t0
+                break
+            time.sleep(0.005)
+        if mapped is None:
+            raise RuntimeError(f"no window from {cmd[0]} within {limit} s")
+        if ready_marker:
+            while "t" not in rendered and time.monotonic() - t0 < limit:
+                time.sleep(0.005)
+        time.sleep(idle)
+        pss = tree_pss_mib(proc.pid)
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+        time.sleep(1.5)  # let WebKit children go before the next run
+    return mapped, rendered.get("t"), pss
+
+
+def main():
+    app, runs = sys.argv[1], int(sys.argv[2])
+    display = f":{200 + os.getpid() % 300}"
+    xvfb = subprocess.Popen(
+        ["Xvfb", display, "-screen", "0", "1280x800x24", "-nolisten", "tcp"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    time.sleep(0.5)
+    env = dict(os.environ, DISPLAY=display, COLDLINK_SPECULOS="off",
+               COLDLINK_TREZOR_EMULATOR="off", NO_AT_BRIDGE="1")
+    results = {"coldlink": [], "electrum": []}
+    electrum = shutil.which("electrum")
+    try:
+        for i in range(runs):
+            results["coldlink"].append(measure([app], env, "first render"))
+            if electrum:
+                with tempfile.TemporaryDirectory() as d:
+                    results["electrum"].append(
+                        measure([electrum, "--offline", "-D", d], env))
+            print(f"run {i + 1}/{runs} done", file=sys.stderr)
+    finally:
+        xvfb.terminate()
+
+    def med(name, k):
+        vals = [r[k] for r in results[name] if r[k] is not None]
+        return statistics.median(vals) if vals else None
+
+    size = os.path.getsize(app) / 1e6
+    c_map, c_ren, c_pss = (med("coldlink", k) for k in range(3))
+    print(f"Coldlink release binary: {size:.1f} MB")
+    print(f"{'median of ' + str(runs):<22}{'Coldlink':>12}{'Electrum':>12}{'ratio':>9}")
+    e_map, e_pss = med("electrum", 0), med("electrum", 2)
+
+    def row(label, c, e, unit, fmt):
+        ratio = f"{c / e:.2f}" if (c is not None and e) else "-"
+        es = fmt.format(e) + unit if e is not None else "n/a"
+        print(f"{label:<22}{fmt.format(c) + unit:>12}{es:>12}{ratio:>9}")
+
+    row("window mapped", c_map * 1000, e_map * 1000 if e_map else None, " ms", "{:.0f}")
+    row("first page rendered", c_ren * 1000, None, " ms", "{:.0f}")
+    row("idle PSS after 5 s", c_pss, e_pss, " MiB", "{:.0f}")
+
+
+if __name__ == "__main__":
+    main()
