@@ -104,6 +104,15 @@ def measure(cmd, env, ready_marker=None, idle=5.0, limit=30.0):
     return mapped, rendered.get("t"), pss
 
 
+def attempt(cmd, env, marker=None):
+    """One measurement; a run that fails (no window in time) is reported and left out."""
+    try:
+        return measure(cmd, env, marker)
+    except RuntimeError as e:
+        print(f"warning: {e}; run left out", file=sys.stderr)
+        return (None, None, None)
+
+
 def main():
     app, runs = sys.argv[1], int(sys.argv[2])
     display = f":{200 + os.getpid() % 300}"
@@ -114,15 +123,18 @@ def main():
     time.sleep(0.5)
     env = dict(os.environ, DISPLAY=display, COLDLINK_SPECULOS="off",
                COLDLINK_TREZOR_EMULATOR="off", NO_AT_BRIDGE="1")
-    results = {"coldlink": [], "electrum": []}
+    results = {"coldlink": [], "coldlink_gpu": [], "electrum": []}
     electrum = shutil.which("electrum")
     try:
         for i in range(runs):
-            results["coldlink"].append(measure([app], env, "first render"))
+            results["coldlink"].append(attempt([app], env, "first render"))
+            # Same app with WebKit's GPU compositing left on: what the default saves.
+            results["coldlink_gpu"].append(
+                attempt([app], dict(env, COLDLINK_GPU="1"), "first render"))
             if electrum:
                 with tempfile.TemporaryDirectory() as d:
                     results["electrum"].append(
-                        measure([electrum, "--offline", "-D", d], env))
+                        attempt([electrum, "--offline", "-D", d], env))
             print(f"run {i + 1}/{runs} done", file=sys.stderr)
     finally:
         xvfb.terminate()
@@ -145,6 +157,10 @@ def main():
     row("window mapped", c_map * 1000, e_map * 1000 if e_map else None, " ms", "{:.0f}")
     row("first page rendered", c_ren * 1000, None, " ms", "{:.0f}")
     row("idle PSS after 5 s", c_pss, e_pss, " MiB", "{:.0f}")
+    g_map, g_ren, g_pss = (med("coldlink_gpu", k) for k in range(3))
+    print(f"with GPU compositing on (COLDLINK_GPU=1): mapped {g_map * 1000:.0f} ms, "
+          f"rendered {g_ren * 1000:.0f} ms, idle PSS {g_pss:.0f} MiB "
+          f"(default/GPU PSS ratio {c_pss / g_pss:.2f})")
 
 
 if __name__ == "__main__":
