@@ -1,13 +1,17 @@
 // End-to-end: the real Coldlink window under Xvfb, driven through tauri-driver and
-// WebKitWebDriver. Visits every section, checks the Devices page follows an emulator endpoint
-// appearing and disappearing, and saves a screenshot of each page.
+// WebKitWebDriver. Visits every section, checks the Devices page shows the simulated Ledger
+// (coldlink-sim, speaking Speculos' protocol) with its app and fingerprint and follows it
+// disappearing and reappearing, and saves a screenshot of each page.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { createServer } from "node:net";
+import { spawn } from "node:child_process";
+import { createConnection } from "node:net";
 import { statSync } from "node:fs";
+import { setTimeout as sleep } from "node:timers/promises";
 import { Session, startHarness, freePort } from "./webdriver.mjs";
 
 const APP = process.env.COLDLINK_APP_BIN;
+const SIM = process.env.COLDLINK_SIM_BIN;
 const SECTIONS = [
   ["portfolio", "Portfolio"],
   ["accounts", "Accounts"],
@@ -18,13 +22,33 @@ const SECTIONS = [
   ["settings", "Settings"],
 ];
 
-// A stand-in for Speculos' APDU port: discovery only checks that something accepts TCP there.
-function listen(port) {
-  return new Promise((resolve, reject) => {
-    const server = createServer((sock) => sock.destroy());
-    server.once("error", reject);
-    server.listen(port, "127.0.0.1", () => resolve(server));
+function accepts(port) {
+  return new Promise((resolve) => {
+    const c = createConnection({ port, host: "127.0.0.1" }, () => {
+      c.destroy();
+      resolve(true);
+    });
+    c.once("error", () => resolve(false));
   });
+}
+
+/** Starts the simulated Ledger with the Bitcoin app open; resolves once it listens. */
+async function startSim(port) {
+  const child = spawn(SIM, ["ledger", "--port", String(port), "--app", "Bitcoin"], {
+    stdio: "ignore",
+  });
+  const deadline = Date.now() + 10000;
+  while (!(await accepts(port))) {
+    if (Date.now() > deadline) throw new Error("coldlink-sim did not start");
+    await sleep(50);
+  }
+  return child;
+}
+
+async function stopSim(child) {
+  const gone = new Promise((r) => child.once("exit", r));
+  child.kill("SIGTERM");
+  await gone;
 }
 
 let harness;
@@ -34,8 +58,9 @@ let speculos;
 
 before(async () => {
   assert.ok(APP, "set COLDLINK_APP_BIN to the built coldlink-desktop binary");
+  assert.ok(SIM, "set COLDLINK_SIM_BIN to the built coldlink-sim binary");
   speculosPort = await freePort();
-  speculos = await listen(speculosPort);
+  speculos = await startSim(speculosPort);
   harness = await startHarness({
     COLDLINK_SPECULOS: `127.0.0.1:${speculosPort}`,
     COLDLINK_TREZOR_EMULATOR: "off",
@@ -46,7 +71,7 @@ before(async () => {
 after(async () => {
   await session?.close();
   await harness?.stop();
-  speculos?.close();
+  if (speculos) await stopSim(speculos);
 });
 
 test("every section opens as a real page with its title and content", async () => {
@@ -64,7 +89,7 @@ test("every section opens as a real page with its title and content", async () =
   }
 });
 
-test("the Devices page follows an emulator appearing and disappearing", async () => {
+test("the Devices page shows the simulated Ledger and follows it coming and going", async () => {
   await session.click(await session.waitFor('[data-nav="devices"]'));
   const id = `speculos:127.0.0.1:${speculosPort}`;
   const card = await session.waitFor(`[data-device-id="${id}"]`);
@@ -72,10 +97,20 @@ test("the Devices page follows an emulator appearing and disappearing", async ()
   assert.match(text, /Ledger emulator \(Speculos\)/);
   assert.match(text, new RegExp(`Emulator at 127\\.0\\.0\\.1:${speculosPort}`));
   assert.match(text, /never for real funds/);
+  assert.match(
+    await session.text(await session.waitFor(`[data-device-id="${id}"] [data-testid="device-app"]`)),
+    /^Bitcoin 2\.1\.3$/,
+  );
+  assert.equal(
+    await session.text(await session.waitFor(`[data-device-id="${id}"] [data-testid="device-fingerprint"]`)),
+    "73c5da0a",
+    "the fingerprint of the abandon…about test seed",
+  );
   assert.match(await session.text(await session.waitFor('[data-testid="device-chip"]')), /Speculos/);
   await session.screenshot("devices-connected");
 
-  speculos.close();
+  await stopSim(speculos);
+  speculos = null;
   let t = Date.now();
   await session.waitGone(`[data-device-id="${id}"]`, 5000);
   const goneMs = Date.now() - t;
@@ -85,7 +120,7 @@ test("the Devices page follows an emulator appearing and disappearing", async ()
   assert.match(await session.text(await session.waitFor('[data-testid="device-chip"]')), /No device/);
   await session.screenshot("devices-none");
 
-  speculos = await listen(speculosPort);
+  speculos = await startSim(speculosPort);
   t = Date.now();
   await session.waitFor(`[data-device-id="${id}"]`, 5000);
   const backMs = Date.now() - t;

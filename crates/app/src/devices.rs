@@ -5,17 +5,26 @@
 //! inside the one-second latency users expect from the device chip.
 
 use std::{
-    sync::mpsc::{self, RecvTimeoutError},
+    collections::HashMap,
+    sync::{
+        mpsc::{self, RecvTimeoutError},
+        Arc, Mutex,
+    },
     thread,
     time::Duration,
 };
 
-use coldlink_bridge::{scan, EmulatorEndpoint};
-use coldlink_types::DeviceDescriptor;
+use coldlink_bridge::{scan, EmulatorEndpoint, HidTransport};
+use coldlink_ledger::{read_status, Exchange, HidExchange, LedgerStatus, SpeculosExchange};
+use coldlink_signer::SignerError;
+use coldlink_types::{ConnectionKind, DeviceDescriptor, DeviceState, Fingerprint, Vendor};
 use serde::Serialize;
 
 /// How long an emulator endpoint may take to answer a liveness probe.
 const PROBE_TIMEOUT: Duration = Duration::from_millis(150);
+/// How long a Ledger may take to say which app is open. Longer than a probe: real firmware
+/// answers in ~70 ms, but a busy machine should not make the details flicker.
+const STATUS_TIMEOUT: Duration = Duration::from_millis(600);
 
 /// What the Devices page and `coldlink devices` show.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, specta::Type)]
@@ -31,19 +40,45 @@ pub struct DeviceList {
 #[derive(Clone, Debug)]
 pub struct DeviceService {
     endpoints: Vec<EmulatorEndpoint>,
+    /// Last status read per device id, kept while a device is busy with another session.
+    last_status: Arc<Mutex<HashMap<String, LedgerStatus>>>,
 }
 
 impl DeviceService {
     /// A service watching USB and the given emulator endpoints.
     pub fn new(endpoints: Vec<EmulatorEndpoint>) -> Self {
-        Self { endpoints }
+        Self {
+            endpoints,
+            last_status: Arc::default(),
+        }
     }
 
-    /// Scans now.
+    /// Scans now, and asks each Ledger which app is open (and, in the Bitcoin app, its
+    /// fingerprint).
     pub fn list(&self) -> DeviceList {
         let s = scan(&self.endpoints, PROBE_TIMEOUT);
+        let mut devices = s.devices;
+        let mut cache = self.last_status.lock().unwrap_or_else(|p| p.into_inner());
+        cache.retain(|id, _| devices.iter().any(|d| &d.id == id));
+        for d in devices.iter_mut().filter(|d| d.vendor == Vendor::Ledger) {
+            let status = match ledger_status(d) {
+                Ok(st) => {
+                    cache.insert(d.id.clone(), st.clone());
+                    Some(st)
+                }
+                // Busy with another session: show what we knew.
+                Err(SignerError::Timeout) => cache.get(&d.id).cloned(),
+                Err(_) => {
+                    cache.remove(&d.id);
+                    None
+                }
+            };
+            if let Some(st) = status {
+                apply(d, st);
+            }
+        }
         DeviceList {
-            devices: s.devices,
+            devices,
             warnings: s.warnings.iter().map(ToString::to_string).collect(),
         }
     }
@@ -82,6 +117,37 @@ impl DeviceService {
     }
 }
 
+fn ledger_status(d: &DeviceDescriptor) -> Result<LedgerStatus, SignerError> {
+    let mut dev: Box<dyn Exchange> = match d.connection {
+        ConnectionKind::SpeculosTcp => {
+            let addr = d
+                .id
+                .strip_prefix("speculos:")
+                .and_then(|a| a.parse().ok())
+                .ok_or_else(|| SignerError::InvalidRequest(format!("bad device id {}", d.id)))?;
+            Box::new(SpeculosExchange::connect(addr, STATUS_TIMEOUT)?)
+        }
+        ConnectionKind::UsbHid if d.state == DeviceState::Available => {
+            let path = d.id.strip_prefix("hid:").unwrap_or(&d.id);
+            let t = HidTransport::open_path(path).map_err(coldlink_ledger::ExchangeError::from)?;
+            Box::new(HidExchange::new(t).with_timeout(STATUS_TIMEOUT))
+        }
+        _ => return Err(SignerError::Unsupported("report its status")),
+    };
+    read_status(dev.as_mut())
+}
+
+fn apply(d: &mut DeviceDescriptor, st: LedgerStatus) {
+    if st.locked {
+        d.state = DeviceState::Locked;
+    }
+    if let Some((app, version)) = st.app {
+        d.app = Some(app);
+        d.app_version = Some(version);
+    }
+    d.fingerprint = st.fingerprint.map(|f| Fingerprint(f.to_bytes()));
+}
+
 /// A running device watch; dropping it stops the thread.
 pub struct DeviceWatch {
     stop: Option<mpsc::Sender<()>>,
@@ -118,6 +184,52 @@ mod tests {
             thread::sleep(Duration::from_millis(20));
         }
         false
+    }
+
+    #[test]
+    fn a_simulated_ledger_shows_its_app_lock_state_and_fingerprint() {
+        let sim = coldlink_sim::ledger::LedgerSim::new(
+            "abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon about",
+        )
+        .expect("sim");
+        let control = sim.control();
+        let server = coldlink_sim::ledger::serve_speculos(
+            TcpListener::bind("127.0.0.1:0").expect("bind"),
+            Arc::new(Mutex::new(sim)),
+        )
+        .expect("serve");
+        let service = DeviceService::new(vec![EmulatorEndpoint {
+            kind: EmulatorKind::Speculos,
+            addr: server.addr(),
+        }]);
+        let id = format!("speculos:{}", server.addr());
+        let find = |l: DeviceList| l.devices.into_iter().find(|d| d.id == id).expect("listed");
+
+        let d = find(service.list());
+        assert_eq!((d.app, d.fingerprint), (None, None), "dashboard");
+        assert_eq!(d.state, DeviceState::Available);
+
+        control.set_app(Some("Bitcoin"));
+        let d = find(service.list());
+        assert_eq!(d.app.as_deref(), Some("Bitcoin"));
+        assert_eq!(d.app_version.as_deref(), Some("2.1.3"));
+        assert_eq!(
+            d.fingerprint.map(|f| f.to_string()).as_deref(),
+            Some("73c5da0a")
+        );
+
+        control.set_locked(true);
+        let d = find(service.list());
+        assert_eq!(d.state, DeviceState::Locked);
+        assert_eq!(d.fingerprint, None);
+
+        control.set_locked(false);
+        control.set_app(Some("Ethereum"));
+        let d = find(service.list());
+        assert_eq!(
+            (d.app.as_deref(), d.state, d.fingerprint),
+            (Some("Ethereum"), DeviceState::Available, None)
+        );
     }
 
     #[test]

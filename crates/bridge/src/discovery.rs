@@ -127,6 +127,8 @@ fn hid_devices() -> Result<Vec<DeviceDescriptor>, ScanWarning> {
             product: info.product_string().map(str::to_owned),
             state: hid_access(&path),
             fingerprint: None,
+            app: None,
+            app_version: None,
             emulated: false,
         });
     }
@@ -191,6 +193,8 @@ fn webusb_devices() -> Result<Vec<DeviceDescriptor>, ScanWarning> {
             product,
             state,
             fingerprint: None,
+            app: None,
+            app_version: None,
             emulated: false,
         });
     }
@@ -233,6 +237,8 @@ pub fn probe_emulator(endpoint: &EmulatorEndpoint, timeout: Duration) -> Option<
         product: None,
         state: DeviceState::Available,
         fingerprint: None,
+        app: None,
+        app_version: None,
         emulated: true,
     })
 }

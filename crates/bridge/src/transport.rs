@@ -51,6 +51,12 @@ pub struct HidTransport {
 
 impl HidTransport {
     /// Opens the HID device at `path` (as listed by discovery).
+    pub fn open_path(path: &str) -> Result<Self, TransportError> {
+        let api = hidapi::HidApi::new().map_err(map_hid_error)?;
+        Self::open(&api, path)
+    }
+
+    /// Opens the HID device at `path` (as listed by discovery).
     pub fn open(api: &hidapi::HidApi, path: &str) -> Result<Self, TransportError> {
         let cpath = std::ffi::CString::new(path).map_err(|_| TransportError::Disconnected)?;
         let device = api.open_path(&cpath).map_err(map_hid_error)?;

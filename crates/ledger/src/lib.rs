@@ -11,8 +11,10 @@ pub mod eth;
 pub mod exchange;
 pub mod framing;
 pub mod path;
+pub mod status;
 
 pub use apdu::{status_error, sw, Apdu, ApduError, Response};
 pub use dashboard::AppAndVersion;
 pub use exchange::{Exchange, ExchangeError, HidExchange, SpeculosExchange, DEFAULT_TIMEOUT};
 pub use framing::{frame, FramingError, Reassembler};
+pub use status::{read_status, LedgerStatus};

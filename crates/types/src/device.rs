@@ -108,6 +108,8 @@ pub enum DeviceState {
     NoPermission,
     /// Seen, but another program (Ledger Live, Trezor Suite/Bridge) holds it.
     Busy,
+    /// Connected but locked: the user must enter the PIN on the device.
+    Locked,
 }
 
 /// A USB vendor/product id pair.
@@ -145,6 +147,10 @@ pub struct DeviceDescriptor {
     pub state: DeviceState,
     /// Master-key fingerprint, once a signer has read it.
     pub fingerprint: Option<Fingerprint>,
+    /// The app open on the device (Ledger), if known.
+    pub app: Option<String>,
+    /// That app's version.
+    pub app_version: Option<String>,
     /// True for emulators and simulators: never a place for real funds.
     pub emulated: bool,
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { connectionText, deviceChipLabel, groupAddress, stateText } from "./format";
+import { appText, connectionText, deviceChipLabel, groupAddress, stateText } from "./format";
 import type { DeviceDescriptor } from "./api";
 
 const ledger: DeviceDescriptor = {
@@ -12,6 +12,8 @@ const ledger: DeviceDescriptor = {
   product: null,
   state: "available",
   fingerprint: null,
+  app: null,
+  appVersion: null,
   emulated: true,
 };
 
@@ -38,6 +40,16 @@ describe("stateText", () => {
     expect(stateText("available").hint).toBeNull();
     expect(stateText("noPermission").hint).toMatch(/udev/);
     expect(stateText("busy").hint).toMatch(/Ledger Live|Trezor Suite/);
+    expect(stateText("locked").hint).toMatch(/PIN/);
+  });
+});
+
+describe("appText", () => {
+  it("names the open app, the dashboard, or nothing while locked", () => {
+    expect(appText({ ...ledger, app: "Bitcoin", appVersion: "2.1.3" })).toBe("Bitcoin 2.1.3");
+    expect(appText(ledger)).toMatch(/dashboard/);
+    expect(appText({ ...ledger, state: "locked", app: "Bitcoin" })).toBeNull();
+    expect(appText({ ...ledger, vendor: "trezor" })).toBeNull();
   });
 });
 

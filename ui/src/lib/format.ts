@@ -30,7 +30,16 @@ export function stateText(state: DeviceState): { label: string; hint: string | n
         label: "In use by another program",
         hint: "Close Ledger Live, Trezor Suite or Trezor Bridge, then try again.",
       };
+    case "locked":
+      return { label: "Locked", hint: "Unlock the device with its PIN." };
   }
+}
+
+/** Which app is open, for people ("Bitcoin 2.1.3", or the dashboard). */
+export function appText(d: DeviceDescriptor): string | null {
+  if (d.state === "locked") return null;
+  if (d.app) return d.appVersion ? `${d.app} ${d.appVersion}` : d.app;
+  return d.vendor === "ledger" ? "None (dashboard): open the Bitcoin or Ethereum app" : null;
 }
 
 /** How the device is reached, for people. */

@@ -72,6 +72,10 @@ export type DeviceDescriptor = {
 	state: DeviceState,
 	/**  Master-key fingerprint, once a signer has read it. */
 	fingerprint: string | null,
+	/**  The app open on the device (Ledger), if known. */
+	app: string | null,
+	/**  That app's version. */
+	appVersion: string | null,
 	/**  True for emulators and simulators: never a place for real funds. */
 	emulated: boolean,
 };
@@ -91,7 +95,9 @@ export type DeviceState =
 /**  Seen, but the OS refused access: on Linux the udev rules are missing. */
 "noPermission" | 
 /**  Seen, but another program (Ledger Live, Trezor Suite/Bridge) holds it. */
-"busy";
+"busy" | 
+/**  Connected but locked: the user must enter the PIN on the device. */
+"locked";
 
 /**  Sent whenever the set of connected devices changes. */
 export type DevicesChanged = {
