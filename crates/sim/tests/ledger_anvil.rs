@@ -5,6 +5,9 @@
 //! anvil is started with the public "abandon … about" mnemonic, so the simulated device's
 //! first account is pre-funded.
 
+// Test helpers outside #[test] functions may fail the test loudly.
+#![allow(clippy::panic)]
+
 use std::{
     io::{Read, Write},
     net::{TcpListener, TcpStream},
