@@ -6,10 +6,14 @@
 mod config;
 mod devices;
 mod error;
+mod evm_request;
+mod hardware;
 
 pub use config::{AppConfig, EmulatorSetting, ENV_SPECULOS, ENV_TREZOR_EMULATOR};
 pub use devices::{DeviceList, DeviceService, DeviceWatch};
 pub use error::{AppError, ErrorKind};
+pub use evm_request::{parse_address, EvmTxRequest};
+pub use hardware::{SignedEvmTx, SignedMessage, DEMO_MNEMONIC};
 
 use serde::Serialize;
 

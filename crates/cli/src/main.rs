@@ -1,11 +1,14 @@
 //! `coldlink`: every Coldlink capability from a terminal, over the same application services
-//! the desktop app uses. `--json` output is for scripts; errors exit non-zero with the
-//! service's message (and, with `--json`, its stable `kind`).
+//! the desktop app uses. `--json` output is for scripts; errors exit 1 with the service's
+//! message (and, with `--json`, its stable `kind`); usage errors exit 2.
 
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
-use coldlink_app::{AppError, Coldlink, DeviceList};
+use clap::{Args, Parser, Subcommand};
+use coldlink_app::{AppError, Coldlink, DeviceList, EvmTxRequest};
+use serde_json::json;
+
+const ETH_PATH: &str = "m/44'/60'/0'/0/0";
 
 #[derive(Parser)]
 #[command(name = "coldlink", version, about = "Coldlink hardware-wallet tool")]
@@ -17,10 +20,75 @@ struct Cli {
     command: Command,
 }
 
+/// Which device to use.
+#[derive(Args)]
+struct Select {
+    /// Device id from `coldlink devices` (hid:…, speculos:HOST:PORT) or sim:ledger (demo).
+    #[arg(long, conflicts_with = "fingerprint")]
+    device: Option<String>,
+    /// Master fingerprint of a connected device (8 hex digits).
+    #[arg(long)]
+    fingerprint: Option<String>,
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// List connected hardware wallets and live emulator endpoints.
     Devices,
+    /// Print a device's BIP32 master fingerprint.
+    Fingerprint(#[command(flatten)] Select),
+    /// Print the extended public key at a derivation path.
+    Xpub {
+        #[command(flatten)]
+        select: Select,
+        /// Derivation path, e.g. m/84'/0'/0'.
+        #[arg(long)]
+        path: String,
+        /// Show it on the device for checking.
+        #[arg(long)]
+        display: bool,
+    },
+    /// Ethereum and EVM chains.
+    #[command(subcommand)]
+    Eth(Eth),
+}
+
+#[derive(Subcommand)]
+enum Eth {
+    /// Print the address at a path (EIP-55).
+    Address {
+        #[command(flatten)]
+        select: Select,
+        /// Derivation path.
+        #[arg(long, default_value = ETH_PATH)]
+        path: String,
+        /// Show it on the device and wait for the user to confirm it matches.
+        #[arg(long)]
+        display: bool,
+    },
+    /// Sign a transaction described as JSON (or @file): chainId, nonce, to, value (wei),
+    /// gasLimit, and maxFeePerGas/maxPriorityFeePerGas or gasPrice, optional data.
+    SignTx {
+        #[command(flatten)]
+        select: Select,
+        /// Derivation path of the sending account.
+        #[arg(long, default_value = ETH_PATH)]
+        path: String,
+        /// The transaction request, as JSON or @path/to/file.json.
+        #[arg(long)]
+        tx: String,
+    },
+    /// Sign a text message (EIP-191 personal_sign).
+    SignMessage {
+        #[command(flatten)]
+        select: Select,
+        /// Derivation path.
+        #[arg(long, default_value = ETH_PATH)]
+        path: String,
+        /// The message.
+        #[arg(long)]
+        message: String,
+    },
 }
 
 fn main() -> ExitCode {
@@ -29,8 +97,7 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             if cli.json {
-                let body = serde_json::json!({ "error": e });
-                println!("{body}");
+                println!("{}", json!({ "error": e }));
             } else {
                 eprintln!("coldlink: {}", e.message);
             }
@@ -39,9 +106,28 @@ fn main() -> ExitCode {
     }
 }
 
+fn device(app: &Coldlink, s: &Select) -> Result<String, AppError> {
+    match (&s.device, &s.fingerprint) {
+        (Some(d), _) => Ok(d.clone()),
+        (None, Some(fp)) => app.device_by_fingerprint(fp),
+        (None, None) => Err(AppError::invalid(
+            "choose a device with --device ID or --fingerprint FP (see `coldlink devices`)",
+        )),
+    }
+}
+
+/// Prints `value` as JSON under `key`, or as plain text.
+fn emit(json: bool, key: &str, value: &str) {
+    if json {
+        println!("{}", json!({ key: value }));
+    } else {
+        println!("{value}");
+    }
+}
+
 fn run(cli: &Cli) -> Result<(), AppError> {
     let app = Coldlink::from_env()?;
-    match cli.command {
+    match &cli.command {
         Command::Devices => {
             let list = app.devices().list();
             if cli.json {
@@ -50,6 +136,55 @@ fn run(cli: &Cli) -> Result<(), AppError> {
                 println!("{text}");
             } else {
                 print!("{}", render_devices(&list));
+            }
+        }
+        Command::Fingerprint(s) => emit(
+            cli.json,
+            "fingerprint",
+            &app.master_fingerprint(&device(&app, s)?)?,
+        ),
+        Command::Xpub {
+            select,
+            path,
+            display,
+        } => emit(
+            cli.json,
+            "xpub",
+            &app.xpub(&device(&app, select)?, path, *display)?,
+        ),
+        Command::Eth(Eth::Address {
+            select,
+            path,
+            display,
+        }) => emit(
+            cli.json,
+            "address",
+            &app.eth_address(&device(&app, select)?, path, *display)?,
+        ),
+        Command::Eth(Eth::SignTx { select, path, tx }) => {
+            let text = match tx.strip_prefix('@') {
+                Some(file) => std::fs::read_to_string(file)
+                    .map_err(|e| AppError::invalid(format!("cannot read {file}: {e}")))?,
+                None => tx.clone(),
+            };
+            let req = EvmTxRequest::from_json(&text)?;
+            let signed = app.eth_sign_transaction(&device(&app, select)?, path, &req)?;
+            if cli.json {
+                println!("{}", json!(signed));
+            } else {
+                println!("{}", signed.raw);
+            }
+        }
+        Command::Eth(Eth::SignMessage {
+            select,
+            path,
+            message,
+        }) => {
+            let signed = app.eth_sign_message(&device(&app, select)?, path, message.as_bytes())?;
+            if cli.json {
+                println!("{}", json!(signed));
+            } else {
+                println!("{}", signed.signature);
             }
         }
     }
@@ -68,7 +203,15 @@ fn render_devices(list: &DeviceList) -> String {
     }
     for d in &list.devices {
         let state = format!("{:?}", d.state).to_lowercase();
-        out.push_str(&format!("{}\t{}\t{}\n", d.id, d.model_name, state));
+        let app = d.app.as_deref().unwrap_or("-");
+        let fp = d
+            .fingerprint
+            .map(|f| f.to_string())
+            .unwrap_or_else(|| "-".into());
+        out.push_str(&format!(
+            "{}\t{}\t{}\t{}\t{}\n",
+            d.id, d.model_name, state, app, fp
+        ));
     }
     out
 }

@@ -80,3 +80,110 @@ fn unknown_subcommands_are_usage_errors() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("unrecognized subcommand"));
 }
+
+fn json_of(args: &[&str]) -> (Option<i32>, serde_json::Value) {
+    let out = coldlink()
+        .args(args)
+        .arg("--json")
+        .output()
+        .expect("run coldlink");
+    let v = serde_json::from_slice(&out.stdout).unwrap_or(serde_json::Value::Null);
+    (out.status.code(), v)
+}
+
+#[test]
+fn device_commands_on_the_demo_device_give_known_answers() {
+    let (code, v) = json_of(&["fingerprint", "--device", "sim:ledger"]);
+    assert_eq!(
+        (code, v["fingerprint"].as_str()),
+        (Some(0), Some("73c5da0a"))
+    );
+    let (_, v) = json_of(&["xpub", "--device", "sim:ledger", "--path", "m/84'/0'/0'"]);
+    assert_eq!(
+        v["xpub"],
+        "xpub6CatWdiZiodmUeTDp8LT5or8nmbKNcuyvz7WyksVFkKB4RHwCD3XyuvPEbvqAQY3rAPshWcMLoP2fMFMKHPJ4ZeZXYVUhLv1VMrjPC7PW6V"
+    );
+    let (_, v) = json_of(&["eth", "address", "--device", "sim:ledger"]);
+    assert_eq!(v["address"], "0x9858EfFD232B4033E47d90003D41EC34EcaEda94");
+    let tx = r#"{"chainId":1,"nonce":0,"to":"0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed","value":"1","gasLimit":21000,"gasPrice":"1"}"#;
+    let (code, v) = json_of(&["eth", "sign-tx", "--device", "sim:ledger", "--tx", tx]);
+    assert_eq!(code, Some(0), "{v}");
+    assert_eq!(v["from"], "0x9858EfFD232B4033E47d90003D41EC34EcaEda94");
+    assert!(
+        v["raw"].as_str().is_some_and(|r| r.starts_with("0xf8")),
+        "{v}"
+    );
+}
+
+#[test]
+fn device_commands_over_speculos_protocol() {
+    let sim = coldlink_sim::ledger::LedgerSim::new(coldlink_app::DEMO_MNEMONIC).expect("sim");
+    let server = coldlink_sim::ledger::serve_speculos(
+        TcpListener::bind("127.0.0.1:0").expect("bind"),
+        std::sync::Arc::new(std::sync::Mutex::new(sim)),
+    )
+    .expect("serve");
+    let id = format!("speculos:{}", server.addr());
+    let (code, v) = json_of(&["fingerprint", "--device", &id]);
+    assert_eq!(
+        (code, v["fingerprint"].as_str()),
+        (Some(0), Some("73c5da0a"))
+    );
+    // Selecting by fingerprint finds the same device (its Bitcoin app is open now).
+    let out = coldlink()
+        .args(["eth", "address", "--fingerprint", "73C5DA0A"])
+        .env("COLDLINK_SPECULOS", server.addr().to_string())
+        .output()
+        .expect("run");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "0x9858EfFD232B4033E47d90003D41EC34EcaEda94"
+    );
+}
+
+#[test]
+fn device_command_input_errors_are_typed() {
+    for (args, needle) in [
+        (&["fingerprint"][..], "choose a device"),
+        (&["fingerprint", "--device", "nope"], "unknown device"),
+        (
+            &["xpub", "--device", "sim:ledger", "--path", "m/zz"],
+            "not a derivation path",
+        ),
+        (
+            &["eth", "sign-tx", "--device", "sim:ledger", "--tx", "{"],
+            "transaction request",
+        ),
+        (
+            &[
+                "eth",
+                "sign-tx",
+                "--device",
+                "sim:ledger",
+                "--tx",
+                "@/nonexistent.json",
+            ],
+            "cannot read",
+        ),
+    ] {
+        let (code, v) = json_of(args);
+        assert_eq!(code, Some(1), "{args:?}");
+        assert_eq!(v["error"]["kind"], "invalidInput", "{args:?}");
+        assert!(
+            v["error"]["message"]
+                .as_str()
+                .is_some_and(|m| m.contains(needle)),
+            "{args:?}: {v}"
+        );
+    }
+    let (code, v) = json_of(&["fingerprint", "--device", "speculos:127.0.0.1:1"]);
+    assert_eq!(
+        (code, v["error"]["kind"].as_str()),
+        (Some(1), Some("disconnected"))
+    );
+}

@@ -6,6 +6,7 @@
 
 mod btc;
 mod eth;
+mod in_process;
 mod server;
 
 use bitcoin::{
@@ -15,6 +16,7 @@ use bitcoin::{
 };
 use coldlink_ledger::{sw, Apdu, AppAndVersion};
 
+pub use in_process::InProcess;
 pub use server::{serve_hid, serve_speculos, Server};
 
 use crate::{Control, Decision, Screen};

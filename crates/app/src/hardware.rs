@@ -1,0 +1,253 @@
+//! Use cases that talk to a device: open it by id, make sure the right app is open, then read
+//! keys or sign. Every signature is verified by the host layer before it comes back here.
+
+use std::{
+    str::FromStr,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use alloy_consensus::TxEnvelope;
+use alloy_eips::eip2718::Encodable2718;
+use bitcoin::bip32::DerivationPath;
+use coldlink_bridge::HidTransport;
+use coldlink_ledger::{btc, dashboard, eth, Exchange, HidExchange, SpeculosExchange};
+use coldlink_signer::SignerError;
+use coldlink_sim::ledger::{InProcess, LedgerSim};
+use serde::Serialize;
+
+use crate::{evm_request::EvmTxRequest, AppError, Coldlink};
+
+/// The public test mnemonic the demo device holds. Never for funds.
+pub const DEMO_MNEMONIC: &str =
+    "abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon about";
+
+/// How long to wait for the person at the device.
+const USER_TIMEOUT: Duration = Duration::from_secs(180);
+
+/// A signed EVM transaction, ready to broadcast.
+#[derive(Clone, Debug, Serialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub struct SignedEvmTx {
+    /// EIP-2718 encoding, 0x-prefixed hex.
+    pub raw: String,
+    /// Transaction hash.
+    pub hash: String,
+    /// The signer, recovered from the signature and checked against the device's address.
+    pub from: String,
+}
+
+/// A signed EIP-191 message.
+#[derive(Clone, Debug, Serialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub struct SignedMessage {
+    /// 65-byte r‖s‖v signature, 0x-prefixed hex.
+    pub signature: String,
+    /// The address it verifies against.
+    pub address: String,
+}
+
+fn parse_path(p: &str) -> Result<DerivationPath, AppError> {
+    let full = if p.starts_with('m') {
+        p.to_owned()
+    } else {
+        format!("m/{p}")
+    };
+    DerivationPath::from_str(&full.replace('h', "'")).map_err(|_| {
+        AppError::invalid(format!("“{p}” is not a derivation path (like m/84'/0'/0')"))
+    })
+}
+
+fn hex0x(b: &[u8]) -> String {
+    format!("0x{}", alloy_primitives::hex::encode(b))
+}
+
+/// Opens a device by its `--device` id.
+fn open(id: &str) -> Result<Box<dyn Exchange>, AppError> {
+    if let Some(addr) = id.strip_prefix("speculos:") {
+        let addr = addr.parse().map_err(|_| {
+            AppError::invalid(format!(
+                "“{id}”: expected speculos:HOST:PORT with a numeric IP"
+            ))
+        })?;
+        let ex = SpeculosExchange::connect(addr, USER_TIMEOUT).map_err(SignerError::from)?;
+        return Ok(Box::new(ex));
+    }
+    if let Some(path) = id.strip_prefix("hid:") {
+        let t = HidTransport::open_path(path)?;
+        return Ok(Box::new(HidExchange::new(t).with_timeout(USER_TIMEOUT)));
+    }
+    if id == "sim:ledger" {
+        let sim = LedgerSim::new(DEMO_MNEMONIC).map_err(|e| AppError::internal(e.to_string()))?;
+        return Ok(Box::new(InProcess(Arc::new(Mutex::new(sim)))));
+    }
+    Err(AppError::invalid(format!(
+        "unknown device “{id}”: use an id from `coldlink devices` (hid:…, speculos:HOST:PORT) or sim:ledger"
+    )))
+}
+
+/// Makes sure an app whose name starts with `app` is open, opening it if the device is on the
+/// dashboard or in another app (the user confirms on the device).
+fn ensure_app(dev: &mut dyn Exchange, app: &str) -> Result<(), AppError> {
+    let now = dashboard::app_and_version(dev)?;
+    if now.name.starts_with(app) {
+        return Ok(());
+    }
+    if !now.is_dashboard() {
+        dashboard::quit_app(dev)?;
+        // The device needs a moment to return to the dashboard.
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    dashboard::open_app(dev, app)?;
+    std::thread::sleep(Duration::from_millis(300));
+    Ok(())
+}
+
+impl Coldlink {
+    /// Resolves `--fingerprint` to a connected device id.
+    pub fn device_by_fingerprint(&self, fingerprint: &str) -> Result<String, AppError> {
+        let want = fingerprint.trim().to_lowercase();
+        self.devices()
+            .list()
+            .devices
+            .into_iter()
+            .find(|d| d.fingerprint.is_some_and(|f| f.to_string() == want))
+            .map(|d| d.id)
+            .ok_or_else(|| {
+                AppError::new(
+                    crate::ErrorKind::NotFound,
+                    format!("no connected device has fingerprint {want} (open its Bitcoin app so it can be read)"),
+                )
+            })
+    }
+
+    /// The device's master fingerprint (opens the Bitcoin app if needed).
+    pub fn master_fingerprint(&self, device: &str) -> Result<String, AppError> {
+        let mut dev = open(device)?;
+        ensure_app(dev.as_mut(), "Bitcoin")?;
+        Ok(btc::master_fingerprint(dev.as_mut())?.to_string())
+    }
+
+    /// The extended public key at `path`, shown on the device with `display`.
+    pub fn xpub(&self, device: &str, path: &str, display: bool) -> Result<String, AppError> {
+        let path = parse_path(path)?;
+        let mut dev = open(device)?;
+        ensure_app(dev.as_mut(), "Bitcoin")?;
+        Ok(btc::extended_pubkey(dev.as_mut(), &path, display)?.to_string())
+    }
+
+    /// The Ethereum address at `path` (EIP-55), shown on the device with `display`.
+    pub fn eth_address(&self, device: &str, path: &str, display: bool) -> Result<String, AppError> {
+        let path = parse_path(path)?;
+        let mut dev = open(device)?;
+        ensure_app(dev.as_mut(), "Ethereum")?;
+        Ok(eth::address(dev.as_mut(), &path, display, false)?
+            .address
+            .to_checksum(None))
+    }
+
+    /// Signs an EVM transaction after the user confirms it on the device.
+    pub fn eth_sign_transaction(
+        &self,
+        device: &str,
+        path: &str,
+        request: &EvmTxRequest,
+    ) -> Result<SignedEvmTx, AppError> {
+        let tx = request.build()?;
+        let path = parse_path(path)?;
+        let mut dev = open(device)?;
+        ensure_app(dev.as_mut(), "Ethereum")?;
+        let signed = eth::sign_transaction(dev.as_mut(), &path, tx)?;
+        let from = signed
+            .recover_signer()
+            .map_err(|e| AppError::from(SignerError::BadResponse(e.to_string())))?;
+        let hash = *signed.hash();
+        let raw = TxEnvelope::from(signed).encoded_2718();
+        Ok(SignedEvmTx {
+            raw: hex0x(&raw),
+            hash: hex0x(hash.as_slice()),
+            from: from.to_checksum(None),
+        })
+    }
+
+    /// Signs `message` (EIP-191) after the user confirms it on the device.
+    pub fn eth_sign_message(
+        &self,
+        device: &str,
+        path: &str,
+        message: &[u8],
+    ) -> Result<SignedMessage, AppError> {
+        let path = parse_path(path)?;
+        let mut dev = open(device)?;
+        ensure_app(dev.as_mut(), "Ethereum")?;
+        let (sig, address) = eth::sign_personal_message(dev.as_mut(), &path, message)?;
+        Ok(SignedMessage {
+            signature: hex0x(&sig.as_bytes()),
+            address: address.to_checksum(None),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{AppConfig, ErrorKind};
+
+    fn app() -> Coldlink {
+        Coldlink::new(AppConfig::default())
+    }
+
+    #[test]
+    fn the_demo_device_answers_known_vectors() {
+        let a = app();
+        assert_eq!(a.master_fingerprint("sim:ledger").expect("fp"), "73c5da0a");
+        assert_eq!(
+            a.eth_address("sim:ledger", "m/44'/60'/0'/0/0", false)
+                .expect("addr"),
+            "0x9858EfFD232B4033E47d90003D41EC34EcaEda94"
+        );
+        assert_eq!(
+            a.xpub("sim:ledger", "84h/0h/0h", false).expect("xpub"),
+            "xpub6CatWdiZiodmUeTDp8LT5or8nmbKNcuyvz7WyksVFkKB4RHwCD3XyuvPEbvqAQY3rAPshWcMLoP2fMFMKHPJ4ZeZXYVUhLv1VMrjPC7PW6V"
+        );
+    }
+
+    #[test]
+    fn signing_returns_a_verified_transaction() {
+        let req = EvmTxRequest::from_json(r#"{"chainId":1,"nonce":0,"to":"0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed","value":"1","gasLimit":21000,"maxFeePerGas":"2","maxPriorityFeePerGas":"1"}"#).expect("req");
+        let s = app()
+            .eth_sign_transaction("sim:ledger", "m/44'/60'/0'/0/0", &req)
+            .expect("signed");
+        assert_eq!(s.from, "0x9858EfFD232B4033E47d90003D41EC34EcaEda94");
+        assert!(s.raw.starts_with("0x02"), "EIP-1559 envelope");
+        let m = app()
+            .eth_sign_message("sim:ledger", "m/44'/60'/0'/0/0", b"hello")
+            .expect("message");
+        assert_eq!(m.signature.len(), 2 + 130);
+    }
+
+    #[test]
+    fn bad_device_ids_and_paths_are_input_errors() {
+        let a = app();
+        for id in ["", "usb", "speculos:localhost:9999", "sim:trezor"] {
+            assert_eq!(
+                a.master_fingerprint(id).expect_err(id).kind,
+                ErrorKind::InvalidInput
+            );
+        }
+        for p in ["m/x", "84'/0'/-1", "m//1", "m/2147483648'"] {
+            assert_eq!(
+                a.xpub("sim:ledger", p, false).expect_err(p).kind,
+                ErrorKind::InvalidInput
+            );
+        }
+        let unreachable = a
+            .master_fingerprint("speculos:127.0.0.1:1")
+            .expect_err("closed port");
+        assert_eq!(unreachable.kind, ErrorKind::Disconnected);
+        assert_eq!(
+            a.device_by_fingerprint("deadbeef").expect_err("none").kind,
+            ErrorKind::NotFound
+        );
+    }
+}
