@@ -65,9 +65,30 @@ def visible_window(pids, env):
     return False
 
 
+_display = [200 + os.getpid() % 200]
+
+
 def measure(cmd, env, ready_marker=None, idle=5.0, limit=30.0):
-    """Launches cmd; returns (mapped_s, rendered_s or None, idle_pss_mib)."""
+    """Launches cmd on a fresh Xvfb of its own (so a crash of the X server in one run, seen
+    with GPU compositing on, cannot spoil the next); returns (mapped_s, rendered_s or None,
+    idle_pss_mib)."""
+    _display[0] += 1
+    display = f":{_display[0]}"
+    xvfb = subprocess.Popen(
+        ["Xvfb", display, "-screen", "0", "1280x800x24", "-nolisten", "tcp"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    time.sleep(0.5)
+    try:
+        return _measure(cmd, dict(env, DISPLAY=display), ready_marker, idle, limit)
+    finally:
+        xvfb.terminate()
+        xvfb.wait()
+
+
+def _measure(cmd, env, ready_marker, idle, limit):
     rendered = {}
+    tail = []
     t0 = time.monotonic()
     proc = subprocess.Popen(
         cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
@@ -76,6 +97,8 @@ def measure(cmd, env, ready_marker=None, idle=5.0, limit=30.0):
 
     def read_stderr():
         for line in proc.stderr:
+            tail.append(line.rstrip())
+            del tail[:-5]
             if ready_marker and ready_marker in line and "t" not in rendered:
                 rendered["t"] = time.monotonic() - t0
 
@@ -88,16 +111,20 @@ def measure(cmd, env, ready_marker=None, idle=5.0, limit=30.0):
                 break
             time.sleep(0.005)
         if mapped is None:
-            raise RuntimeError(f"no window from {cmd[0]} within {limit} s")
+            raise RuntimeError(
+                f"no window from {cmd[0]} within {limit} s (exit status {proc.poll()}); "
+                f"last stderr: {' | '.join(tail) or 'none'}")
         if ready_marker:
             while "t" not in rendered and time.monotonic() - t0 < limit:
                 time.sleep(0.005)
         time.sleep(idle)
         pss = tree_pss_mib(proc.pid)
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
         try:
+            os.killpg(proc.pid, signal.SIGTERM)
             proc.wait(timeout=5)
+        except ProcessLookupError:
+            pass
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
         time.sleep(1.5)  # let WebKit children go before the next run
@@ -105,39 +132,31 @@ def measure(cmd, env, ready_marker=None, idle=5.0, limit=30.0):
 
 
 def attempt(cmd, env, marker=None):
-    """One measurement; a run that fails (no window in time) is reported and left out."""
-    try:
-        return measure(cmd, env, marker)
-    except RuntimeError as e:
-        print(f"warning: {e}; run left out", file=sys.stderr)
-        return (None, None, None)
+    """One measurement, tried twice; a run that fails both times is reported and left out."""
+    for _ in range(2):
+        try:
+            return measure(cmd, env, marker)
+        except RuntimeError as e:
+            print(f"warning: {e}", file=sys.stderr)
+    print("warning: run left out", file=sys.stderr)
+    return (None, None, None)
 
 
 def main():
     app, runs = sys.argv[1], int(sys.argv[2])
-    display = f":{200 + os.getpid() % 300}"
-    xvfb = subprocess.Popen(
-        ["Xvfb", display, "-screen", "0", "1280x800x24", "-nolisten", "tcp"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
-    time.sleep(0.5)
-    env = dict(os.environ, DISPLAY=display, COLDLINK_SPECULOS="off",
+    env = dict(os.environ, COLDLINK_SPECULOS="off",
                COLDLINK_TREZOR_EMULATOR="off", NO_AT_BRIDGE="1")
     results = {"coldlink": [], "coldlink_gpu": [], "electrum": []}
     electrum = shutil.which("electrum")
-    try:
-        for i in range(runs):
-            results["coldlink"].append(attempt([app], env, "first render"))
-            # Same app with WebKit's GPU compositing left on: what the default saves.
-            results["coldlink_gpu"].append(
-                attempt([app], dict(env, COLDLINK_GPU="1"), "first render"))
-            if electrum:
-                with tempfile.TemporaryDirectory() as d:
-                    results["electrum"].append(
-                        attempt([electrum, "--offline", "-D", d], env))
-            print(f"run {i + 1}/{runs} done", file=sys.stderr)
-    finally:
-        xvfb.terminate()
+    for i in range(runs):
+        results["coldlink"].append(attempt([app], env, "first render"))
+        # Same app with WebKit's GPU compositing left on: what the default saves.
+        results["coldlink_gpu"].append(
+            attempt([app], dict(env, COLDLINK_GPU="1"), "first render"))
+        if electrum:
+            with tempfile.TemporaryDirectory() as d:
+                results["electrum"].append(attempt([electrum, "--offline", "-D", d], env))
+        print(f"run {i + 1}/{runs} done", file=sys.stderr)
 
     def med(name, k):
         vals = [r[k] for r in results[name] if r[k] is not None]

@@ -98,6 +98,15 @@ pub fn specta_builder<R: tauri::Runtime>() -> tauri_specta::Builder<R> {
 /// Builds and runs the app; returns when the window closes.
 pub fn run() {
     let started = Started(std::time::Instant::now());
+    // GTK would panic deep inside the windowing layer; say what is wrong instead.
+    #[cfg(target_os = "linux")]
+    if std::env::var_os("DISPLAY").is_none() && std::env::var_os("WAYLAND_DISPLAY").is_none() {
+        eprintln!(
+            "coldlink: no display (neither DISPLAY nor WAYLAND_DISPLAY is set): start Coldlink \
+             from a desktop session, or with ./scripts/run, which starts Xvfb when there is none"
+        );
+        std::process::exit(1);
+    }
     let services = match Coldlink::from_env() {
         Ok(s) => s,
         Err(e) => {

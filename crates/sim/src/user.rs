@@ -44,6 +44,8 @@ struct Inner {
     decisions: VecDeque<Decision>,
     default: Decision,
     screens: Vec<Screen>,
+    /// Drop the connection when this many more APDUs have arrived (1 = the next one).
+    disconnect_in: Option<usize>,
 }
 
 /// The handle a test (or the demo UI) holds to play the user and inspect the device.
@@ -59,6 +61,7 @@ impl Default for Control {
             decisions: VecDeque::new(),
             default: Decision::Approve,
             screens: Vec::new(),
+            disconnect_in: None,
         })))
     }
 }
@@ -107,6 +110,28 @@ impl Control {
     /// The most recent screen.
     pub fn last_screen(&self) -> Option<Screen> {
         self.lock().screens.last().cloned()
+    }
+
+    /// Pulls the cable when the `n`-th APDU from now arrives (1 = the next), whatever it is:
+    /// for testing that an exchange interrupted at any step leaves nothing half done.
+    pub fn disconnect_at_apdu(&self, n: usize) {
+        self.lock().disconnect_in = Some(n.max(1));
+    }
+
+    /// Counts one incoming APDU; true if the cable is pulled now.
+    pub(crate) fn apdu_arrived(&self) -> bool {
+        let mut g = self.lock();
+        match g.disconnect_in {
+            Some(1) => {
+                g.disconnect_in = None;
+                true
+            }
+            Some(n) => {
+                g.disconnect_in = Some(n - 1);
+                false
+            }
+            None => false,
+        }
     }
 
     /// Shows `screen` and returns what the user does about it.

@@ -79,6 +79,40 @@ fn bitcoin_app_known_answers_over_both_transports() {
 }
 
 #[test]
+fn bip86_published_keys() {
+    let r = rig(Some("Bitcoin"));
+    let mut dev = r.hid();
+    // BIP86's test vectors for this mnemonic: the root key and m/86'/0'/0'/0/0.
+    let root = btc::extended_pubkey(&mut dev, &path("m"), false).expect("root");
+    assert_eq!(root.to_string(), "xpub661MyMwAqRbcFkPHucMnrGNzDwb6teAX1RbKQmqtEF8kK3Z7LZ59qafCjB9eCRLiTVG3uxBxgKvRgbubRhqSKXnGGb1aoaqLrpMBDrVxga8");
+    let first = btc::extended_pubkey(&mut dev, &path("m/86'/0'/0'/0/0"), false).expect("key");
+    assert_eq!(first.to_string(), "xpub6H3W6JmYJXN49h5TfcVjLC3onS6uPeUTTJoVvRC8oG9vsTn2J8LwigLzq5tHbrwAzH9DGo6ThGUdWsqce8dGfwHVBxSbixjDADGGdzF7t2B");
+}
+
+#[test]
+fn unplugged_at_every_step_of_a_chunked_signing_leaves_nothing_half_done() {
+    let r = rig(Some("Ethereum"));
+    let p = path("m/44'/60'/0'/0/0");
+    // 1 address check + 4 chunks for a transaction with 700 bytes of data.
+    for n in 1..=5 {
+        for mut d in r.both() {
+            r.control.disconnect_at_apdu(n);
+            assert!(
+                matches!(
+                    eth::sign_transaction(d.as_mut(), &p, eip1559(700)),
+                    Err(SignerError::Disconnected)
+                ),
+                "cable pulled at APDU {n}"
+            );
+        }
+        for mut d in r.both() {
+            let signed = eth::sign_transaction(d.as_mut(), &p, eip1559(700)).expect("next works");
+            assert_eq!(signed.recover_signer().expect("recover"), ETH0);
+        }
+    }
+}
+
+#[test]
 fn showing_an_xpub_puts_it_on_the_screen_and_honours_rejection() {
     let r = rig(Some("Bitcoin"));
     let mut dev = r.speculos();

@@ -95,6 +95,9 @@ impl LedgerSim {
 
     /// Handles one raw APDU.
     pub fn handle(&mut self, raw: &[u8]) -> Outcome {
+        if self.control.apdu_arrived() {
+            return Outcome::Disconnect;
+        }
         let Ok(apdu) = Apdu::decode(raw) else {
             return status(sw::WRONG_LENGTH);
         };
