@@ -188,16 +188,8 @@ mod tests {
 
     #[test]
     fn a_simulated_ledger_shows_its_app_lock_state_and_fingerprint() {
-        let sim = coldlink_sim::ledger::LedgerSim::new(
-            "abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon about",
-        )
-        .expect("sim");
-        let control = sim.control();
-        let server = coldlink_sim::ledger::serve_speculos(
-            TcpListener::bind("127.0.0.1:0").expect("bind"),
-            Arc::new(Mutex::new(sim)),
-        )
-        .expect("serve");
+        let sim = coldlink_sim::ledger::LedgerSim::new(crate::DEMO_MNEMONIC).expect("sim");
+        let (server, control) = coldlink_sim::ledger::spawn_speculos(sim).expect("serve");
         let service = DeviceService::new(vec![EmulatorEndpoint {
             kind: EmulatorKind::Speculos,
             addr: server.addr(),

@@ -118,11 +118,7 @@ fn device_commands_on_the_demo_device_give_known_answers() {
 #[test]
 fn device_commands_over_speculos_protocol() {
     let sim = coldlink_sim::ledger::LedgerSim::new(coldlink_app::DEMO_MNEMONIC).expect("sim");
-    let server = coldlink_sim::ledger::serve_speculos(
-        TcpListener::bind("127.0.0.1:0").expect("bind"),
-        std::sync::Arc::new(std::sync::Mutex::new(sim)),
-    )
-    .expect("serve");
+    let (server, _user) = coldlink_sim::ledger::spawn_speculos(sim).expect("serve");
     let id = format!("speculos:{}", server.addr());
     let (code, v) = json_of(&["fingerprint", "--device", &id]);
     assert_eq!(

@@ -12,7 +12,6 @@ use std::{
     io::{Read, Write},
     net::{TcpListener, TcpStream},
     str::FromStr,
-    sync::{Arc, Mutex},
     time::{Duration, Instant},
 };
 
@@ -20,7 +19,7 @@ use alloy_consensus::{TxEip1559, TypedTransaction};
 use alloy_primitives::{Bytes, TxKind, U256};
 use bitcoin::bip32::DerivationPath;
 use coldlink_ledger::{dashboard, eth, frame, Apdu, Reassembler, Response, SpeculosExchange};
-use coldlink_sim::ledger::{serve_speculos, LedgerSim};
+use coldlink_sim::ledger::{spawn_speculos, LedgerSim};
 
 const MNEMONIC: &str =
     "abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon about";
@@ -109,13 +108,8 @@ fn main() {
         );
     }
 
-    let sim = LedgerSim::new(MNEMONIC).expect("sim");
-    sim.control().set_app(Some("Ethereum"));
-    let server = serve_speculos(
-        TcpListener::bind("127.0.0.1:0").expect("bind"),
-        Arc::new(Mutex::new(sim)),
-    )
-    .expect("serve");
+    let (server, user) = spawn_speculos(LedgerSim::new(MNEMONIC).expect("sim")).expect("serve");
+    user.set_app(Some("Ethereum"));
     let mut dev = SpeculosExchange::connect(server.addr(), Duration::from_secs(5)).expect("c");
     let rt = median(
         (0..7)

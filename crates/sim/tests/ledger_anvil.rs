@@ -13,7 +13,6 @@ use std::{
     net::{TcpListener, TcpStream},
     process::{Child, Command, Stdio},
     str::FromStr,
-    sync::{Arc, Mutex},
     time::{Duration, Instant},
 };
 
@@ -22,7 +21,7 @@ use alloy_eips::eip2718::Encodable2718;
 use alloy_primitives::{address, Address, Bytes, TxKind, U256};
 use bitcoin::bip32::DerivationPath;
 use coldlink_ledger::{eth, SpeculosExchange};
-use coldlink_sim::ledger::{serve_speculos, LedgerSim};
+use coldlink_sim::ledger::{spawn_speculos, LedgerSim};
 use serde_json::{json, Value};
 
 const MNEMONIC: &str =
@@ -98,13 +97,8 @@ fn u256(v: &Value) -> U256 {
 fn anvil_accepts_what_the_simulated_ledger_signed() {
     let node = start_anvil();
     let rpc = |m: &str, p: Value| rpc_raw(node.port, m, p);
-    let sim = LedgerSim::new(MNEMONIC).expect("sim");
-    sim.control().set_app(Some("Ethereum"));
-    let server = serve_speculos(
-        TcpListener::bind("127.0.0.1:0").expect("bind"),
-        Arc::new(Mutex::new(sim)),
-    )
-    .expect("serve");
+    let (server, user) = spawn_speculos(LedgerSim::new(MNEMONIC).expect("sim")).expect("serve");
+    user.set_app(Some("Ethereum"));
     let mut dev = SpeculosExchange::connect(server.addr(), Duration::from_secs(10)).expect("c");
     let path = DerivationPath::from_str("m/44'/60'/0'/0/0").expect("path");
     let from = eth::address(&mut dev, &path, false, false)

@@ -17,7 +17,7 @@ use bitcoin::{
 use coldlink_ledger::{sw, Apdu, AppAndVersion};
 
 pub use in_process::InProcess;
-pub use server::{serve_hid, serve_speculos, Server};
+pub use server::{serve_hid, serve_speculos, spawn_speculos, Server};
 
 use crate::{Control, Decision, Screen};
 

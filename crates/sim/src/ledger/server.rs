@@ -163,6 +163,17 @@ pub fn serve_speculos(
     run(listener, device, speculos_session)
 }
 
+/// Starts `sim` behind Speculos' protocol on an ephemeral port of 127.0.0.1 and returns the
+/// server and the handle for playing the user. The usual way tests and demos start one.
+pub fn spawn_speculos(sim: LedgerSim) -> std::io::Result<(Server, crate::Control)> {
+    let control = sim.control();
+    let listener = TcpListener::bind((std::net::Ipv4Addr::LOCALHOST, 0))?;
+    Ok((
+        serve_speculos(listener, Arc::new(Mutex::new(sim)))?,
+        control,
+    ))
+}
+
 /// Serves raw 64-byte HID reports on `listener`.
 pub fn serve_hid(listener: TcpListener, device: Arc<Mutex<LedgerSim>>) -> std::io::Result<Server> {
     run(listener, device, hid_session)
