@@ -11,10 +11,12 @@ pub mod eth;
 pub mod exchange;
 pub mod framing;
 pub mod path;
+pub mod psbt;
 pub mod status;
 
 pub use apdu::{status_error, sw, Apdu, ApduError, Response};
 pub use dashboard::AppAndVersion;
 pub use exchange::{Exchange, ExchangeError, HidExchange, SpeculosExchange, DEFAULT_TIMEOUT};
 pub use framing::{frame, FramingError, Reassembler};
+pub use psbt::DefaultWallet;
 pub use status::{read_status, LedgerStatus};

@@ -134,6 +134,11 @@ impl Control {
         }
     }
 
+    /// Shows an informational screen the user only scrolls through.
+    pub(crate) fn show(&self, screen: Screen) {
+        self.lock().screens.push(screen);
+    }
+
     /// Shows `screen` and returns what the user does about it.
     pub(crate) fn confirm(&self, screen: Screen) -> Decision {
         let mut g = self.lock();

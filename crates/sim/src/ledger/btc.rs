@@ -3,7 +3,7 @@
 use bitcoin::bip32::Xpub;
 use coldlink_ledger::{path, sw, Apdu};
 
-use super::{ok, status, LedgerSim, Outcome};
+use super::{interrupt::Running, ok, status, LedgerSim, Outcome};
 use crate::Screen;
 
 pub(super) fn handle(dev: &mut LedgerSim, apdu: &Apdu) -> Outcome {
@@ -31,6 +31,22 @@ pub(super) fn handle(dev: &mut LedgerSim, apdu: &Apdu) -> Outcome {
                 ],
             };
             dev.confirm_then(screen, || ok(xpub.into_bytes()))
+        }
+        0x03 | 0x04 => {
+            let master = dev.master;
+            let control = dev.control.clone();
+            let data = apdu.data.clone();
+            let wallet_address = apdu.ins == 0x03;
+            let (running, first) = Running::start(move |host| {
+                super::btc_sign::run(|| {
+                    if wallet_address {
+                        super::btc_sign::wallet_address(host, &master, &control, &data)
+                    } else {
+                        super::btc_sign::sign_psbt(host, &master, &control, &data)
+                    }
+                })
+            });
+            dev.drive(running, first)
         }
         _ => status(sw::INS_NOT_SUPPORTED),
     }

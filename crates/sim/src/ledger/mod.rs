@@ -5,8 +5,11 @@
 //! dashboard, 0x6E00 for another app's class, 0x6985 when the user rejects.
 
 mod btc;
+mod btc_sign;
 mod eth;
 mod in_process;
+mod interrupt;
+mod policy;
 mod server;
 
 use bitcoin::{
@@ -62,6 +65,8 @@ pub struct LedgerSim {
     master: Xpriv,
     control: Control,
     eth: eth::EthApp,
+    /// A Bitcoin-app command waiting for the host (interrupted execution).
+    program: Option<interrupt::Running>,
 }
 
 impl LedgerSim {
@@ -78,6 +83,7 @@ impl LedgerSim {
             master,
             control: Control::default(),
             eth: eth::EthApp::default(),
+            program: None,
         })
     }
 
@@ -105,7 +111,16 @@ impl LedgerSim {
             return status(sw::LOCKED);
         }
         let app = self.control.app();
+        // Anything but a continuation abandons a waiting program (the host gave up on it).
+        let waiting = self.program.take();
         match (apdu.cla, apdu.ins) {
+            (0xf8, 0x01) => match waiting {
+                Some(p) => {
+                    let next = p.resume(apdu.data);
+                    self.drive(p, next)
+                }
+                None => status(sw::WRONG_DATA),
+            },
             (0xb0, 0x01) => {
                 let (name, version) = match &app {
                     Some(a) => (a.clone(), app_version(a).to_owned()),
@@ -128,6 +143,20 @@ impl LedgerSim {
                 Some("Bitcoin") if apdu.cla == 0xe1 => btc::handle(self, &apdu),
                 Some(_) => status(sw::CLA_NOT_SUPPORTED),
             },
+        }
+    }
+
+    /// Turns a program's next step into the device's answer, keeping it if it waits.
+    fn drive(&mut self, program: interrupt::Running, step: Option<interrupt::Step>) -> Outcome {
+        match step {
+            Some(interrupt::Step::Interrupt(request)) => {
+                self.program = Some(program);
+                let mut out = request;
+                out.extend_from_slice(&sw::INTERRUPTED.to_be_bytes());
+                Outcome::Respond(out)
+            }
+            Some(interrupt::Step::Done(outcome)) => outcome,
+            None => status(interrupt::BAD_STATE),
         }
     }
 
