@@ -63,7 +63,7 @@ fn hex0x(b: &[u8]) -> String {
 }
 
 /// Opens a device by its `--device` id.
-fn open(id: &str) -> Result<Box<dyn Exchange>, AppError> {
+pub(crate) fn open_device(id: &str) -> Result<Box<dyn Exchange>, AppError> {
     if let Some(addr) = id.strip_prefix("speculos:") {
         let addr = addr.parse().map_err(|_| {
             AppError::invalid(format!(
@@ -88,7 +88,7 @@ fn open(id: &str) -> Result<Box<dyn Exchange>, AppError> {
 
 /// Makes sure an app whose name starts with `app` is open, opening it if the device is on the
 /// dashboard or in another app (the user confirms on the device).
-fn ensure_app(dev: &mut dyn Exchange, app: &str) -> Result<(), AppError> {
+pub(crate) fn ensure_app(dev: &mut dyn Exchange, app: &str) -> Result<(), AppError> {
     let now = dashboard::app_and_version(dev)?;
     if now.name.starts_with(app) {
         return Ok(());
@@ -123,7 +123,7 @@ impl Coldlink {
 
     /// The device's master fingerprint (opens the Bitcoin app if needed).
     pub fn master_fingerprint(&self, device: &str) -> Result<String, AppError> {
-        let mut dev = open(device)?;
+        let mut dev = open_device(device)?;
         ensure_app(dev.as_mut(), "Bitcoin")?;
         Ok(btc::master_fingerprint(dev.as_mut())?.to_string())
     }
@@ -131,7 +131,7 @@ impl Coldlink {
     /// The extended public key at `path`, shown on the device with `display`.
     pub fn xpub(&self, device: &str, path: &str, display: bool) -> Result<String, AppError> {
         let path = parse_path(path)?;
-        let mut dev = open(device)?;
+        let mut dev = open_device(device)?;
         ensure_app(dev.as_mut(), "Bitcoin")?;
         Ok(btc::extended_pubkey(dev.as_mut(), &path, display)?.to_string())
     }
@@ -139,7 +139,7 @@ impl Coldlink {
     /// The Ethereum address at `path` (EIP-55), shown on the device with `display`.
     pub fn eth_address(&self, device: &str, path: &str, display: bool) -> Result<String, AppError> {
         let path = parse_path(path)?;
-        let mut dev = open(device)?;
+        let mut dev = open_device(device)?;
         ensure_app(dev.as_mut(), "Ethereum")?;
         Ok(eth::address(dev.as_mut(), &path, display, false)?
             .address
@@ -155,7 +155,7 @@ impl Coldlink {
     ) -> Result<SignedEvmTx, AppError> {
         let tx = request.build()?;
         let path = parse_path(path)?;
-        let mut dev = open(device)?;
+        let mut dev = open_device(device)?;
         ensure_app(dev.as_mut(), "Ethereum")?;
         let signed = eth::sign_transaction(dev.as_mut(), &path, tx)?;
         let from = signed
@@ -178,7 +178,7 @@ impl Coldlink {
         message: &[u8],
     ) -> Result<SignedMessage, AppError> {
         let path = parse_path(path)?;
-        let mut dev = open(device)?;
+        let mut dev = open_device(device)?;
         ensure_app(dev.as_mut(), "Ethereum")?;
         let (sig, address) = eth::sign_personal_message(dev.as_mut(), &path, message)?;
         Ok(SignedMessage {

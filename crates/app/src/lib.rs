@@ -3,12 +3,14 @@
 //!
 //! Nothing here knows about Tauri; the shell is a few lines per command around these calls.
 
+mod bitcoin_ops;
 mod config;
 mod devices;
 mod error;
 mod evm_request;
 mod hardware;
 
+pub use bitcoin_ops::{parse_chain, parse_kind, parse_psbt, Descriptors, SignedPsbt};
 pub use config::{AppConfig, EmulatorSetting, ENV_SPECULOS, ENV_TREZOR_EMULATOR};
 pub use devices::{DeviceList, DeviceService, DeviceWatch};
 pub use error::{AppError, ErrorKind};

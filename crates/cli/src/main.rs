@@ -5,8 +5,10 @@
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
-use coldlink_app::{AppError, Coldlink, DeviceList, EvmTxRequest};
+use coldlink_app::{parse_chain, parse_kind, AppError, Coldlink, DeviceList, EvmTxRequest};
 use serde_json::json;
+
+mod hwi;
 
 const ETH_PATH: &str = "m/44'/60'/0'/0/0";
 
@@ -48,9 +50,66 @@ enum Command {
         #[arg(long)]
         display: bool,
     },
+    /// Bitcoin: default single-signature wallets (pkh, sh-wpkh, wpkh, tr).
+    #[command(subcommand)]
+    Btc(Btc),
     /// Ethereum and EVM chains.
     #[command(subcommand)]
     Eth(Eth),
+    /// HWI-compatible interface, for Bitcoin Core's `-signer="coldlink hwi"`.
+    Hwi {
+        /// HWI options and command, e.g. `--fingerprint 73c5da0a --chain main getdescriptors`.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum Btc {
+    /// Print (and with --display, show on the device) an address of a default wallet.
+    Address {
+        #[command(flatten)]
+        select: Select,
+        /// Script type: wpkh, tr, sh-wpkh or pkh.
+        #[arg(long, default_value = "wpkh")]
+        kind: String,
+        /// main, test, signet or regtest.
+        #[arg(long, default_value = "main")]
+        chain: String,
+        /// Account number.
+        #[arg(long, default_value_t = 0)]
+        account: u32,
+        /// The change chain instead of the receive chain.
+        #[arg(long)]
+        change: bool,
+        /// Address index.
+        #[arg(long, default_value_t = 0)]
+        index: u32,
+        /// Show it on the device and wait for the user to confirm it matches.
+        #[arg(long)]
+        display: bool,
+    },
+    /// Sign a PSBT (base64, or @file with base64 or binary); prints the signed PSBT in base64.
+    SignPsbt {
+        #[command(flatten)]
+        select: Select,
+        /// main, test, signet or regtest.
+        #[arg(long, default_value = "main")]
+        chain: String,
+        /// The PSBT.
+        psbt: String,
+    },
+    /// Print the default wallets' output descriptors for an account (JSON).
+    Descriptors {
+        #[command(flatten)]
+        select: Select,
+        /// main, test, signet or regtest.
+        #[arg(long, default_value = "main")]
+        chain: String,
+        /// Account number.
+        #[arg(long, default_value_t = 0)]
+        account: u32,
+    },
 }
 
 #[derive(Subcommand)]
@@ -137,6 +196,52 @@ fn run(cli: &Cli) -> Result<(), AppError> {
             } else {
                 print!("{}", render_devices(&list));
             }
+        }
+        Command::Hwi { args } => println!("{}", hwi::run(&app, args)),
+        Command::Btc(Btc::Address {
+            select,
+            kind,
+            chain,
+            account,
+            change,
+            index,
+            display,
+        }) => {
+            let a = app.btc_address(
+                &device(&app, select)?,
+                parse_kind(kind)?,
+                parse_chain(chain)?,
+                *account,
+                *change,
+                *index,
+                *display,
+            )?;
+            emit(cli.json, "address", &a)
+        }
+        Command::Btc(Btc::SignPsbt {
+            select,
+            chain,
+            psbt,
+        }) => {
+            let bytes = match psbt.strip_prefix('@') {
+                Some(file) => std::fs::read(file)
+                    .map_err(|e| AppError::invalid(format!("cannot read {file}: {e}")))?,
+                None => psbt.clone().into_bytes(),
+            };
+            let signed = app.btc_sign_psbt(&device(&app, select)?, parse_chain(chain)?, &bytes)?;
+            if cli.json {
+                println!("{}", json!(signed));
+            } else {
+                println!("{}", signed.psbt);
+            }
+        }
+        Command::Btc(Btc::Descriptors {
+            select,
+            chain,
+            account,
+        }) => {
+            let d = app.btc_descriptors(&device(&app, select)?, parse_chain(chain)?, *account)?;
+            println!("{}", json!(d));
         }
         Command::Fingerprint(s) => emit(
             cli.json,

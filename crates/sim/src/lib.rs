@@ -8,6 +8,7 @@
 //!
 //! Never give a simulator a seed that holds real funds.
 
+pub mod fixtures;
 pub mod ledger;
 mod rlp;
 mod user;
