@@ -108,8 +108,15 @@ fn wallets_in(psbt: &Psbt, fingerprint: Fingerprint) -> BTreeSet<(u32, u32)> {
     found
 }
 
-fn ensure_bitcoin_app(dev: &mut dyn Exchange) -> Result<(), AppError> {
-    crate::hardware::ensure_app(dev, "Bitcoin")
+/// Ledger has one Bitcoin app per kind of network: "Bitcoin" for mainnet, "Bitcoin Test" for
+/// testnet, signet and regtest.
+fn ensure_bitcoin_app(dev: &mut dyn Exchange, network: Network) -> Result<(), AppError> {
+    let app = if network == Network::Bitcoin {
+        "Bitcoin"
+    } else {
+        "Bitcoin Test"
+    };
+    crate::hardware::ensure_app_exactly(dev, app)
 }
 
 impl Coldlink {
@@ -132,7 +139,7 @@ impl Coldlink {
             ));
         }
         let mut dev = open_device(device)?;
-        ensure_bitcoin_app(dev.as_mut())?;
+        ensure_bitcoin_app(dev.as_mut(), network)?;
         let w = DefaultWallet::read(dev.as_mut(), kind, network, account)?;
         Ok(w.address(dev.as_mut(), change, index, display)?.to_string())
     }
@@ -161,7 +168,7 @@ impl Coldlink {
     ) -> Result<SignedPsbt, AppError> {
         let mut psbt = parse_psbt(psbt)?;
         let mut dev = open_device(device)?;
-        ensure_bitcoin_app(dev.as_mut())?;
+        ensure_bitcoin_app(dev.as_mut(), network)?;
         let fp = btc::master_fingerprint(dev.as_mut())?;
         let wallets = wallets_in(&psbt, fp);
         if wallets.is_empty() {
@@ -190,7 +197,7 @@ impl Coldlink {
         account: u32,
     ) -> Result<Descriptors, AppError> {
         let mut dev = open_device(device)?;
-        ensure_bitcoin_app(dev.as_mut())?;
+        ensure_bitcoin_app(dev.as_mut(), network)?;
         let fp = btc::master_fingerprint(dev.as_mut())?;
         let mut out = Descriptors {
             receive: vec![],

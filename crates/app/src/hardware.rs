@@ -89,8 +89,21 @@ pub(crate) fn open_device(id: &str) -> Result<Box<dyn Exchange>, AppError> {
 /// Makes sure an app whose name starts with `app` is open, opening it if the device is on the
 /// dashboard or in another app (the user confirms on the device).
 pub(crate) fn ensure_app(dev: &mut dyn Exchange, app: &str) -> Result<(), AppError> {
+    switch_app(dev, app, |open| open.starts_with(app))
+}
+
+/// Like [`ensure_app`], but only the app named exactly `app` will do.
+pub(crate) fn ensure_app_exactly(dev: &mut dyn Exchange, app: &str) -> Result<(), AppError> {
+    switch_app(dev, app, |open| open == app)
+}
+
+fn switch_app(
+    dev: &mut dyn Exchange,
+    app: &str,
+    good: impl Fn(&str) -> bool,
+) -> Result<(), AppError> {
     let now = dashboard::app_and_version(dev)?;
-    if now.name.starts_with(app) {
+    if good(&now.name) {
         return Ok(());
     }
     if !now.is_dashboard() {

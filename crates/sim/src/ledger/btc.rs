@@ -6,7 +6,8 @@ use coldlink_ledger::{path, sw, Apdu};
 use super::{interrupt::Running, ok, status, LedgerSim, Outcome};
 use crate::Screen;
 
-pub(super) fn handle(dev: &mut LedgerSim, apdu: &Apdu) -> Outcome {
+/// `testnet`: the Bitcoin Test app (keys and addresses in testnet encoding, coin type 1).
+pub(super) fn handle(dev: &mut LedgerSim, apdu: &Apdu, testnet: bool) -> Outcome {
     match apdu.ins {
         0x05 => ok(dev.master.fingerprint(&dev.secp).as_bytes().to_vec()),
         0x00 => {
@@ -19,7 +20,11 @@ pub(super) fn handle(dev: &mut LedgerSim, apdu: &Apdu) -> Outcome {
             let Ok(xpriv) = dev.master.derive_priv(&dev.secp, &p) else {
                 return status(sw::WRONG_DATA);
             };
-            let xpub = Xpub::from_priv(&dev.secp, &xpriv).to_string();
+            let mut xpub = Xpub::from_priv(&dev.secp, &xpriv);
+            if testnet {
+                xpub.network = bitcoin::NetworkKind::Test;
+            }
+            let xpub = xpub.to_string();
             if display == 0 {
                 return ok(xpub.into_bytes());
             }
@@ -40,9 +45,9 @@ pub(super) fn handle(dev: &mut LedgerSim, apdu: &Apdu) -> Outcome {
             let (running, first) = Running::start(move |host| {
                 super::btc_sign::run(|| {
                     if wallet_address {
-                        super::btc_sign::wallet_address(host, &master, &control, &data)
+                        super::btc_sign::wallet_address(host, &master, &control, &data, testnet)
                     } else {
-                        super::btc_sign::sign_psbt(host, &master, &control, &data)
+                        super::btc_sign::sign_psbt(host, &master, &control, &data, testnet)
                     }
                 })
             });

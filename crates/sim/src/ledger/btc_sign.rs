@@ -48,6 +48,7 @@ pub(super) fn wallet_address(
     master: &Xpriv,
     control: &Control,
     data: &[u8],
+    testnet: bool,
 ) -> R<Outcome> {
     let secp = Secp256k1::new();
     let mut r = Reader(data);
@@ -59,7 +60,7 @@ pub(super) fn wallet_address(
     if change > 1 || index >= 0x8000_0000 {
         return Err(WRONG_DATA);
     }
-    let policy = policy::load(host, &secp, master, &id, &hmac)?;
+    let policy = policy::load(host, &secp, master, &id, &hmac, testnet)?;
     let address = policy.address(&secp, change, index)?.to_string();
     if !display {
         return Ok(ok(address.into_bytes()));
@@ -140,7 +141,13 @@ struct Input {
 }
 
 /// SIGN_PSBT: global map commitment, input count + root, output count + root, wallet id, hmac.
-pub(super) fn sign_psbt(host: &Host, master: &Xpriv, control: &Control, data: &[u8]) -> R<Outcome> {
+pub(super) fn sign_psbt(
+    host: &Host,
+    master: &Xpriv,
+    control: &Control,
+    data: &[u8],
+    testnet: bool,
+) -> R<Outcome> {
     let secp = Secp256k1::new();
     let mut r = Reader(data);
     let global = MapCommitment::read(&mut r)?;
@@ -150,7 +157,7 @@ pub(super) fn sign_psbt(host: &Host, master: &Xpriv, control: &Control, data: &[
     let outputs_root = r.hash()?;
     let id = r.hash()?;
     let hmac = r.hash()?;
-    let policy = policy::load(host, &secp, master, &id, &hmac)?;
+    let policy = policy::load(host, &secp, master, &id, &hmac, testnet)?;
     let fp = master.fingerprint(&secp).to_bytes();
 
     let g = host.read_map(&global)?;

@@ -25,7 +25,11 @@ pub use server::{serve_hid, serve_speculos, spawn_speculos, Server};
 use crate::{Control, Decision, Screen};
 
 /// Apps installed on the simulated device, with the versions it reports.
-pub const APPS: [(&str, &str); 2] = [("Bitcoin", "2.1.3"), ("Ethereum", "1.10.3")];
+pub const APPS: [(&str, &str); 3] = [
+    ("Bitcoin", "2.1.3"),
+    ("Bitcoin Test", "2.1.3"),
+    ("Ethereum", "1.10.3"),
+];
 const DASHBOARD_VERSION: &str = "2.2.3";
 
 /// Why a simulator could not be created.
@@ -99,8 +103,21 @@ impl LedgerSim {
             .map(|x| x.private_key)
     }
 
-    /// Handles one raw APDU.
+    /// Handles one raw APDU. With `COLDLINK_SIM_TRACE` set, each command and answer is
+    /// printed to stderr (hex), for debugging hosts.
     pub fn handle(&mut self, raw: &[u8]) -> Outcome {
+        let out = self.handle_inner(raw);
+        if std::env::var_os("COLDLINK_SIM_TRACE").is_some() {
+            let hex = |b: &[u8]| b.iter().map(|x| format!("{x:02x}")).collect::<String>();
+            match &out {
+                Outcome::Respond(r) => eprintln!("sim <= {}\nsim => {}", hex(raw), hex(r)),
+                other => eprintln!("sim <= {}\nsim => {other:?}", hex(raw)),
+            }
+        }
+        out
+    }
+
+    fn handle_inner(&mut self, raw: &[u8]) -> Outcome {
         if self.control.apdu_arrived() {
             return Outcome::Disconnect;
         }
@@ -140,7 +157,10 @@ impl LedgerSim {
             _ => match app.as_deref() {
                 None => status(sw::APP_NOT_OPEN),
                 Some("Ethereum") if apdu.cla == 0xe0 => eth::handle(self, &apdu),
-                Some("Bitcoin") if apdu.cla == 0xe1 => btc::handle(self, &apdu),
+                Some(a) if a.starts_with("Bitcoin") && apdu.cla == 0xe1 => {
+                    let testnet = a == "Bitcoin Test";
+                    btc::handle(self, &apdu, testnet)
+                }
                 Some(_) => status(sw::CLA_NOT_SUPPORTED),
             },
         }

@@ -69,6 +69,7 @@ pub(super) fn load(
     master: &Xpriv,
     wallet_id: &[u8; 32],
     hmac: &[u8; 32],
+    testnet: bool,
 ) -> R<Policy> {
     if hmac != &[0u8; 32] {
         return Err(NOT_SUPPORTED);
@@ -99,12 +100,13 @@ pub(super) fn load(
     if fp != master.fingerprint(secp).to_string() {
         return Err(NOT_SUPPORTED);
     }
-    // The standard path: purpose'/coin'/account', coin 0 for this (mainnet) app.
+    // The standard path: purpose'/coin'/account', coin 0 in the Bitcoin app, 1 in Bitcoin Test.
+    let coin = u32::from(testnet);
     let p: Vec<ChildNumber> = path.clone().into();
     let ok_path = matches!(
         p.as_slice(),
-        [ChildNumber::Hardened { index: pu }, ChildNumber::Hardened { index: 0 }, ChildNumber::Hardened { index: acct }]
-            if *pu == purpose && *acct < 100
+        [ChildNumber::Hardened { index: pu }, ChildNumber::Hardened { index: c }, ChildNumber::Hardened { index: acct }]
+            if *pu == purpose && *c == coin && *acct < 100
     );
     if !ok_path {
         return Err(NOT_SUPPORTED);
@@ -113,14 +115,19 @@ pub(super) fn load(
         secp,
         &master.derive_priv(secp, &path).map_err(|_| WRONG_DATA)?,
     );
-    if ours != xpub {
+    // The same key whichever network's version bytes it was written with.
+    if (ours.public_key, ours.chain_code) != (xpub.public_key, xpub.chain_code) {
         return Err(NOT_SUPPORTED);
     }
     Ok(Policy {
         kind,
         account_path: path,
-        account: xpub,
-        network: Network::Bitcoin,
+        account: ours,
+        network: if testnet {
+            Network::Testnet
+        } else {
+            Network::Bitcoin
+        },
     })
 }
 
