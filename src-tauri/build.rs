@@ -1,7 +1,13 @@
 //! Builds the Tauri context and the app's command ACL: only commands listed here can be
 //! granted to the window, and `capabilities/default.json` grants exactly them.
 fn main() {
-    let commands = &["app_info", "list_devices", "frontend_ready"];
+    let commands = &[
+        "app_info",
+        "list_devices",
+        "start_demo_device",
+        "stop_demo_device",
+        "frontend_ready",
+    ];
     tauri_build::try_build(
         tauri_build::Attributes::new()
             .app_manifest(tauri_build::AppManifest::new().commands(commands)),

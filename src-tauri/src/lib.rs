@@ -5,7 +5,7 @@
 
 use std::{sync::Mutex, time::Duration};
 
-use coldlink_app::{AppError, AppInfo, Coldlink, DeviceList, DeviceWatch};
+use coldlink_app::{AppError, AppInfo, Coldlink, DemoDevice, DeviceList, DeviceWatch};
 use serde::Serialize;
 use tauri::{Manager, State};
 use tauri_specta::{collect_commands, collect_events, Event};
@@ -44,6 +44,26 @@ async fn app_info(app: State<'_, Coldlink>) -> Result<AppInfo, AppError> {
 async fn list_devices(app: State<'_, Coldlink>) -> Result<DeviceList, AppError> {
     let app = app.inner().clone();
     blocking(move || Ok(app.devices().list())).await
+}
+
+/// Starts the simulated demo Ledger; it then appears in the device list.
+#[tauri::command]
+#[specta::specta]
+async fn start_demo_device(app: State<'_, Coldlink>) -> Result<DemoDevice, AppError> {
+    let app = app.inner().clone();
+    blocking(move || app.start_demo()).await
+}
+
+/// Stops the demo Ledger.
+#[tauri::command]
+#[specta::specta]
+async fn stop_demo_device(app: State<'_, Coldlink>) -> Result<(), AppError> {
+    let app = app.inner().clone();
+    blocking(move || {
+        app.stop_demo();
+        Ok(())
+    })
+    .await
 }
 
 /// The UI reports that `page` has rendered; logged with the time since start for the
@@ -91,7 +111,13 @@ fn lean_webview<R: tauri::Runtime>(window: &tauri::WebviewWindow<R>) {
 pub fn specta_builder<R: tauri::Runtime>() -> tauri_specta::Builder<R> {
     tauri_specta::Builder::<R>::new()
         .disable_serde_phases()
-        .commands(collect_commands![app_info, list_devices, frontend_ready])
+        .commands(collect_commands![
+            app_info,
+            list_devices,
+            start_demo_device,
+            stop_demo_device,
+            frontend_ready
+        ])
         .events(collect_events![DevicesChanged])
 }
 

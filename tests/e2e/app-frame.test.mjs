@@ -126,3 +126,23 @@ test("the Devices page shows the simulated Ledger and follows it coming and goin
   const backMs = Date.now() - t;
   console.log(`# device list latency: gone after ${goneMs} ms, back after ${backMs} ms`);
 });
+
+test("with nothing connected, the demo device can be started and stopped from the Devices page", async () => {
+  if (speculos) {
+    await stopSim(speculos);
+    speculos = null;
+  }
+  await session.click(await session.waitFor('[data-nav="devices"]'));
+  await session.click(await session.waitFor('[data-testid="demo-start"]', 5000));
+  const card = await session.waitFor('[data-device-id^="speculos:"]', 5000);
+  const text = await session.text(card);
+  assert.match(text, /Demo Ledger \(simulated\)/);
+  assert.match(text, /never for real funds/);
+  assert.equal(
+    await session.text(await session.waitFor('[data-device-id^="speculos:"] [data-testid="device-fingerprint"]')),
+    "73c5da0a",
+  );
+  await session.screenshot("devices-demo");
+  await session.click(await session.waitFor('[data-testid="demo-stop"]'));
+  await session.waitFor('[data-testid="no-device"]', 5000);
+});

@@ -40,6 +40,8 @@ pub struct DeviceList {
 #[derive(Clone, Debug)]
 pub struct DeviceService {
     endpoints: Vec<EmulatorEndpoint>,
+    /// Endpoints added while running (the demo device), with the name to show for each.
+    extra: Arc<Mutex<Vec<(EmulatorEndpoint, String)>>>,
     /// Last status read per device id, kept while a device is busy with another session.
     last_status: Arc<Mutex<HashMap<String, LedgerStatus>>>,
 }
@@ -49,6 +51,7 @@ impl DeviceService {
     pub fn new(endpoints: Vec<EmulatorEndpoint>) -> Self {
         Self {
             endpoints,
+            extra: Arc::default(),
             last_status: Arc::default(),
         }
     }
@@ -56,8 +59,16 @@ impl DeviceService {
     /// Scans now, and asks each Ledger which app is open (and, in the Bitcoin app, its
     /// fingerprint).
     pub fn list(&self) -> DeviceList {
-        let s = scan(&self.endpoints, PROBE_TIMEOUT);
+        let extra = self.extra.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        let mut endpoints = self.endpoints.clone();
+        endpoints.extend(extra.iter().map(|(e, _)| *e));
+        let s = scan(&endpoints, PROBE_TIMEOUT);
         let mut devices = s.devices;
+        for d in devices.iter_mut() {
+            if let Some((_, name)) = extra.iter().find(|(e, _)| e.id() == d.id) {
+                d.model_name = name.clone();
+            }
+        }
         let mut cache = self.last_status.lock().unwrap_or_else(|p| p.into_inner());
         cache.retain(|id, _| devices.iter().any(|d| &d.id == id));
         for d in devices.iter_mut().filter(|d| d.vendor == Vendor::Ledger) {
@@ -114,6 +125,23 @@ impl DeviceService {
             stop: Some(stop_tx),
             thread,
         }
+    }
+}
+
+impl DeviceService {
+    /// Watches `endpoint` too, showing it as `name`, until [`DeviceService::unwatch`].
+    pub fn watch_endpoint(&self, endpoint: EmulatorEndpoint, name: &str) {
+        let mut extra = self.extra.lock().unwrap_or_else(|p| p.into_inner());
+        extra.retain(|(e, _)| *e != endpoint);
+        extra.push((endpoint, name.to_owned()));
+    }
+
+    /// Stops watching an endpoint added with [`DeviceService::watch_endpoint`].
+    pub fn unwatch(&self, endpoint: &EmulatorEndpoint) {
+        self.extra
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .retain(|(e, _)| e != endpoint);
     }
 }
 

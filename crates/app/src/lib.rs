@@ -5,6 +5,7 @@
 
 mod bitcoin_ops;
 mod config;
+mod demo;
 mod devices;
 mod error;
 mod evm_request;
@@ -12,6 +13,7 @@ mod hardware;
 
 pub use bitcoin_ops::{parse_chain, parse_kind, parse_psbt, Descriptors, SignedPsbt};
 pub use config::{AppConfig, EmulatorSetting, ENV_SPECULOS, ENV_TREZOR_EMULATOR};
+pub use demo::{DemoDevice, DEMO_NAME};
 pub use devices::{DeviceList, DeviceService, DeviceWatch};
 pub use error::{AppError, ErrorKind};
 pub use evm_request::{parse_address, EvmTxRequest};
@@ -34,13 +36,18 @@ pub struct AppInfo {
 pub struct Coldlink {
     config: AppConfig,
     devices: DeviceService,
+    demo: demo::DemoSlot,
 }
 
 impl Coldlink {
     /// Builds the services from a configuration.
     pub fn new(config: AppConfig) -> Self {
         let devices = DeviceService::new(config.emulator_endpoints());
-        Self { config, devices }
+        Self {
+            config,
+            devices,
+            demo: demo::DemoSlot::default(),
+        }
     }
 
     /// Builds the services from the process environment (see [`AppConfig::from_env`]).

@@ -9,6 +9,10 @@ import * as __TAURI_EVENT from "@tauri-apps/api/event";
 export const commands = {
 	appInfo: () => typedError<AppInfo, AppError>(__TAURI_INVOKE("app_info")),
 	listDevices: () => typedError<DeviceList, AppError>(__TAURI_INVOKE("list_devices")),
+	/**  Starts the simulated demo Ledger; it then appears in the device list. */
+	startDemoDevice: () => typedError<DemoDevice, AppError>(__TAURI_INVOKE("start_demo_device")),
+	/**  Stops the demo Ledger. */
+	stopDemoDevice: () => typedError<null, AppError>(__TAURI_INVOKE("stop_demo_device")),
 	/**
 	 *  The UI reports that `page` has rendered; logged with the time since start for the
 	 *  start-up benchmark.
@@ -48,6 +52,12 @@ export type ConnectionKind =
 "speculosTcp" | 
 /**  Trezor's emulator: 64-byte packets over UDP. */
 "trezorEmulatorUdp";
+
+/**  Where the demo device answers. */
+export type DemoDevice = {
+	/**  Its device id (`speculos:127.0.0.1:PORT`). */
+	id: string,
+};
 
 /**  One hardware wallet (or emulator endpoint) that discovery found. */
 export type DeviceDescriptor = {

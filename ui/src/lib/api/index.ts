@@ -27,6 +27,8 @@ export const api = {
   appInfo: () => call(commands.appInfo()),
   listDevices: () => call(commands.listDevices()),
   frontendReady: (page: string) => call(commands.frontendReady(page)),
+  startDemoDevice: () => call(commands.startDemoDevice()),
+  stopDemoDevice: () => call(commands.stopDemoDevice()),
   /** Calls `handler` with every new device list; returns the unsubscribe function. */
   onDevicesChanged: (handler: (list: DeviceList) => void) =>
     events.devicesChanged.listen((e) => handler(e.payload.list)),
