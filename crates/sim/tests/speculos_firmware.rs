@@ -1,0 +1,113 @@
+//! Coldlink's Ledger host code against **Ledger's own firmware**: the Bitcoin Test app 2.0.1
+//! running in Speculos. CI cannot run it (the app binary must not be committed, and Speculos
+//! needs qemu), so it is ignored by default. Runbook, on a machine like the dev box:
+//!
+//! 1. `pip install speculos==0.13.1` and `apt-get install qemu-user-static`; patch the installed
+//!    copy to bind 127.0.0.1 instead of 0.0.0.0 (main.py, api/api.py, mcu/*_tcp.py).
+//! 2. Get `apps/nanox#btc-test#2.0.2#1c8db8da.elf` from the public LedgerHQ/speculos history
+//!    (commit b8178fe) into /tmp (never into this repository).
+//! 3. In a private network namespace (Speculos serves one client at a time):
+//!    `ip netns add cl; ip -n cl link set lo up`, then
+//!    `ip netns exec cl env SPECULOS_APPNAME="Bitcoin Test:2.0.1" speculos --model nanox
+//!    --sdk 2.0.2 --display headless --apdu-port 9999 --api-port 5000 --seed "abandon … about"
+//!    /tmp/btc-test.elf &`
+//! 4. `ip netns exec cl env COLDLINK_SPECULOS_TEST=127.0.0.1:9999 cargo test -p coldlink-sim
+//!    --test speculos_firmware -- --ignored` (build first outside the namespace).
+//!
+//! It checks, on the real app: app name and version, the master fingerprint, BIP84's published
+//! testnet account key and first address (through LedgerHQ's client with policy version 1),
+//! and that the simulator answers the same commands with the same bytes.
+
+use std::{str::FromStr, time::Duration};
+
+use bitcoin::{bip32::DerivationPath, Network};
+use coldlink_ledger::{btc, dashboard, Apdu, DefaultWallet, Exchange, SpeculosExchange};
+use coldlink_signer::ScriptKind;
+
+fn device() -> SpeculosExchange {
+    let addr = std::env::var("COLDLINK_SPECULOS_TEST").unwrap_or_else(|_| "127.0.0.1:9999".into());
+    SpeculosExchange::connect(addr.parse().expect("HOST:PORT"), Duration::from_secs(30))
+        .expect("Speculos is not listening: see the runbook at the top of this file")
+}
+
+#[test]
+#[ignore = "needs Speculos running Ledger's Bitcoin Test app: see the runbook in this file"]
+fn the_real_bitcoin_test_app_gives_the_published_answers() {
+    let mut dev = device();
+    let app = dashboard::app_and_version(&mut dev).expect("app");
+    assert_eq!(app.name, "Bitcoin Test");
+    assert_eq!(
+        btc::master_fingerprint(&mut dev).expect("fp").to_string(),
+        "73c5da0a"
+    );
+    let path = DerivationPath::from_str("m/84'/1'/0'").expect("path");
+    let x = btc::extended_pubkey(&mut dev, &path, false).expect("xpub");
+    // BIP84's testnet account key for this mnemonic is published as a vpub; the app writes
+    // it with tpub version bytes. Same key material.
+    let mut raw = bitcoin::base58::decode_check(
+        "vpub5Y6cjg78GGuNLsaPhmYsiw4gYX3HoQiRBiSwDaBXKUafCt9bNwWQiitDk5VZ5BVxYnQdwoTyXSs2JHRPAgjAvtbBrf8ZhDYe2jWAqvZVnsc",
+    )
+    .expect("published vpub");
+    raw[..4].copy_from_slice(&[0x04, 0x35, 0x87, 0xcf]);
+    assert_eq!(x, bitcoin::bip32::Xpub::decode(&raw).expect("tpub"));
+    let w = DefaultWallet::read(&mut dev, ScriptKind::NativeSegwit, Network::Testnet, 0)
+        .expect("wallet");
+    let a = w.address(&mut dev, false, 0, false).expect("address");
+    assert_eq!(a.to_string(), "tb1q6rz28mcfaxtmd6v789l9rrlrusdprr9pqcpvkl");
+}
+
+#[test]
+#[ignore = "needs Speculos running Ledger's Bitcoin Test app: see the runbook in this file"]
+fn the_simulator_answers_like_the_firmware_byte_for_byte() {
+    let mut real = device();
+    let sim = coldlink_sim_exchange();
+    let mut sim = sim;
+    let apdus = [
+        Apdu::new(0xe1, 0x05, 0, 0, vec![]),
+        Apdu::new(
+            0xe1,
+            0x00,
+            0,
+            0,
+            [
+                vec![0, 3],
+                0x8000_0054u32.to_be_bytes().to_vec(),
+                0x8000_0001u32.to_be_bytes().to_vec(),
+                0x8000_0000u32.to_be_bytes().to_vec(),
+            ]
+            .concat(),
+        ),
+        Apdu::new(
+            0xe1,
+            0x00,
+            0,
+            0,
+            [
+                vec![0, 5],
+                0x8000_0056u32.to_be_bytes().to_vec(),
+                0x8000_0001u32.to_be_bytes().to_vec(),
+                0x8000_0000u32.to_be_bytes().to_vec(),
+                0u32.to_be_bytes().to_vec(),
+                7u32.to_be_bytes().to_vec(),
+            ]
+            .concat(),
+        ),
+        Apdu::new(0xe1, 0x7f, 0, 0, vec![]),
+    ];
+    for a in apdus {
+        let r = real.exchange(&a).expect("real");
+        let s = sim.exchange(&a).expect("sim");
+        assert_eq!((r.sw, r.data), (s.sw, s.data), "INS {:#04x}", a.ins);
+    }
+}
+
+/// The simulated Ledger with the same seed and app, in process.
+fn coldlink_sim_exchange() -> Box<dyn Exchange> {
+    use std::sync::{Arc, Mutex};
+    let sim = coldlink_sim::ledger::LedgerSim::new(
+        "abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon about",
+    )
+    .expect("sim");
+    sim.control().set_app(Some("Bitcoin Test"));
+    Box::new(coldlink_sim::ledger::InProcess(Arc::new(Mutex::new(sim))))
+}
