@@ -101,6 +101,65 @@ fn the_simulator_answers_like_the_firmware_byte_for_byte() {
     }
 }
 
+/// Presses a button through Speculos' API (port 5000 next to the APDU port).
+fn press(button: &str) {
+    use std::io::{Read, Write};
+    let body = r#"{"action":"press-and-release"}"#;
+    if let Ok(mut s) = std::net::TcpStream::connect("127.0.0.1:5000") {
+        let req = format!(
+            "POST /button/{button} HTTP/1.0\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        );
+        let _ = s.write_all(req.as_bytes());
+        let _ = s.read_to_end(&mut Vec::new());
+    }
+}
+
+/// What the device's screen showed, as Speculos reports it.
+fn screen_text() -> String {
+    use std::io::{Read, Write};
+    let mut out = String::new();
+    if let Ok(mut s) = std::net::TcpStream::connect("127.0.0.1:5000") {
+        let _ = s.write_all(b"GET /events HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n");
+        let _ = s.read_to_string(&mut out);
+    }
+    out
+}
+
+#[test]
+#[ignore = "needs Speculos running Ledger's Bitcoin Test app: see the runbook in this file"]
+fn an_address_shown_on_the_real_device_is_approved_and_returned() {
+    use std::sync::{
+        atomic::{AtomicBool, Ordering},
+        Arc,
+    };
+    let mut dev = device();
+    let w = DefaultWallet::read(&mut dev, ScriptKind::NativeSegwit, Network::Testnet, 0)
+        .expect("wallet");
+    let done = Arc::new(AtomicBool::new(false));
+    let presser = {
+        let done = Arc::clone(&done);
+        std::thread::spawn(move || {
+            // "Both" approves only on the Approve screen; "right" moves to the next screen.
+            while !done.load(Ordering::SeqCst) {
+                std::thread::sleep(Duration::from_millis(400));
+                press("both");
+                std::thread::sleep(Duration::from_millis(200));
+                press("right");
+            }
+        })
+    };
+    let a = w.address(&mut dev, false, 0, true);
+    done.store(true, Ordering::SeqCst);
+    let _ = presser.join();
+    assert_eq!(
+        a.expect("approved").to_string(),
+        "tb1q6rz28mcfaxtmd6v789l9rrlrusdprr9pqcpvkl"
+    );
+    // The screen showed the address (Speculos 0.13.1's text reader drops capital "S").
+    assert!(screen_text().contains("tb1q6rz28mcf"), "{}", screen_text());
+}
+
 /// The simulated Ledger with the same seed and app, in process.
 fn coldlink_sim_exchange() -> Box<dyn Exchange> {
     use std::sync::{Arc, Mutex};
