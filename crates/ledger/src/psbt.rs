@@ -4,10 +4,10 @@
 //! interrupted-execution requests. We supply the transport and turn its results into typed
 //! errors and signatures merged into the PSBT.
 
-use std::{cell::RefCell, str::FromStr};
+use std::{cell::RefCell, collections::BTreeMap, str::FromStr};
 
 use bitcoin::{
-    bip32::{ChildNumber, DerivationPath, Xpub},
+    bip32::{ChildNumber, DerivationPath, Fingerprint, Xpub},
     psbt::Psbt,
     Address, Network,
 };
@@ -30,17 +30,76 @@ const APP: &str = "Bitcoin";
 /// Adapts our [`Exchange`] to the client's transport. Status words other than success and
 /// "interrupted" become our typed errors here, because the client folds codes it does not
 /// know (such as 0x5515, locked) into "unknown".
-struct ClientTransport<'a>(RefCell<&'a mut dyn Exchange>);
+///
+/// Bitcoin apps before 2.1 yield a signature as `<input index><signature>`, without the key
+/// that later versions put in between and the client expects; `legacy_keys` holds, per input,
+/// the key to insert (found in the PSBT's BIP32 origins for this device).
+struct ClientTransport<'a> {
+    dev: RefCell<&'a mut dyn Exchange>,
+    legacy_keys: Option<BTreeMap<u64, Vec<u8>>>,
+}
+
+impl<'a> ClientTransport<'a> {
+    fn new(dev: &'a mut dyn Exchange) -> Self {
+        Self {
+            dev: RefCell::new(dev),
+            legacy_keys: None,
+        }
+    }
+}
+
+/// A client command "YIELD <input index varint><signature>" rewritten with the input's key.
+fn add_key_to_yield(data: &[u8], keys: &BTreeMap<u64, Vec<u8>>) -> Option<Vec<u8>> {
+    let (&cmd, rest) = data.split_first()?;
+    if cmd != 0x10 {
+        return None;
+    }
+    let (index, used) = read_compact(rest)?;
+    let key = keys.get(&index)?;
+    let mut out = Vec::with_capacity(data.len() + 1 + key.len());
+    out.push(cmd);
+    out.extend_from_slice(&rest[..used]);
+    out.push(key.len() as u8);
+    out.extend_from_slice(key);
+    out.extend_from_slice(&rest[used..]);
+    Some(out)
+}
+
+fn read_compact(b: &[u8]) -> Option<(u64, usize)> {
+    let (&first, rest) = b.split_first()?;
+    let n = |len: usize| -> Option<u64> {
+        let bytes = rest.get(..len)?;
+        Some(
+            bytes
+                .iter()
+                .rev()
+                .fold(0u64, |acc, x| (acc << 8) | u64::from(*x)),
+        )
+    };
+    Some(match first {
+        0xfd => (n(2)?, 3),
+        0xfe => (n(4)?, 5),
+        0xff => (n(8)?, 9),
+        v => (u64::from(v), 1),
+    })
+}
 
 impl Transport for ClientTransport<'_> {
     type Error = SignerError;
 
     fn exchange(&self, c: &APDUCommand) -> Result<(StatusWord, Vec<u8>), SignerError> {
         let apdu = Apdu::new(c.cla, c.ins, c.p1, c.p2, c.data.clone());
-        let r = self.0.borrow_mut().exchange(&apdu)?;
+        let r = self.dev.borrow_mut().exchange(&apdu)?;
         match r.sw {
             sw::OK => Ok((StatusWord::OK, r.data)),
-            sw::INTERRUPTED => Ok((StatusWord::InterruptedExecution, r.data)),
+            sw::INTERRUPTED => {
+                let data = self
+                    .legacy_keys
+                    .as_ref()
+                    .and_then(|k| add_key_to_yield(&r.data, k))
+                    .unwrap_or(r.data);
+                Ok((StatusWord::InterruptedExecution, data))
+            }
             other => Err(status_error(other, APP)),
         }
     }
@@ -96,6 +155,7 @@ pub struct DefaultWallet {
     /// Network the account is on.
     pub network: Network,
     policy: WalletPolicy,
+    fingerprint: Fingerprint,
 }
 
 impl DefaultWallet {
@@ -135,6 +195,7 @@ impl DefaultWallet {
             kind,
             network,
             policy: WalletPolicy::new(String::new(), version, template, [key]),
+            fingerprint: fp,
         })
     }
 
@@ -148,7 +209,7 @@ impl DefaultWallet {
         index: u32,
         display: bool,
     ) -> Result<Address, SignerError> {
-        let client = BitcoinClient::new(ClientTransport(RefCell::new(dev)));
+        let client = BitcoinClient::new(ClientTransport::new(dev));
         let a = client
             .get_wallet_address(&self.policy, None, change, index, display)
             .map_err(client_error)?;
@@ -166,7 +227,11 @@ impl DefaultWallet {
     /// Signs every input of `psbt` this wallet holds keys for, after the user reviews the
     /// transaction on the device; merges the signatures in and returns how many it added.
     pub fn sign_psbt(&self, dev: &mut dyn Exchange, psbt: &mut Psbt) -> Result<usize, SignerError> {
-        let client = BitcoinClient::new(ClientTransport(RefCell::new(dev)));
+        let mut transport = ClientTransport::new(dev);
+        if self.policy.version == Version::V1 {
+            transport.legacy_keys = Some(self.input_keys(psbt));
+        }
+        let client = BitcoinClient::new(transport);
         let yielded = client
             .sign_psbt(psbt, &self.policy, None)
             .map_err(client_error)?;
@@ -203,6 +268,30 @@ impl DefaultWallet {
     }
 }
 
+impl DefaultWallet {
+    /// Per input, the key of this device that signs it (33-byte or x-only), from the PSBT's
+    /// BIP32 origins.
+    fn input_keys(&self, psbt: &Psbt) -> BTreeMap<u64, Vec<u8>> {
+        let mut keys = BTreeMap::new();
+        for (i, input) in psbt.inputs.iter().enumerate() {
+            let ecdsa = input
+                .bip32_derivation
+                .iter()
+                .find(|(_, (fp, _))| *fp == self.fingerprint)
+                .map(|(pk, _)| pk.serialize().to_vec());
+            let tap = input
+                .tap_key_origins
+                .iter()
+                .find(|(_, (_, (fp, _)))| *fp == self.fingerprint)
+                .map(|(x, _)| x.serialize().to_vec());
+            if let Some(k) = ecdsa.or(tap) {
+                keys.insert(i as u64, k);
+            }
+        }
+        keys
+    }
+}
+
 fn version_at_least(v: &str, major: u32, minor: u32) -> bool {
     let mut it = v.split(['.', '-']).map(|p| u32::from_str(p).unwrap_or(0));
     let (a, b) = (it.next().unwrap_or(0), it.next().unwrap_or(0));
@@ -212,6 +301,25 @@ fn version_at_least(v: &str, major: u32, minor: u32) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn legacy_yields_get_the_input_key() {
+        let keys = BTreeMap::from([(1u64, vec![0x02; 33]), (300u64, vec![0x07; 32])]);
+        let y = add_key_to_yield(&[0x10, 0x01, 0x30, 0x44], &keys).expect("rewritten");
+        assert_eq!(y[..3], [0x10, 0x01, 33]);
+        assert_eq!(y[3..36], [0x02; 33]);
+        assert_eq!(y[36..], [0x30, 0x44]);
+        let y = add_key_to_yield(&[0x10, 0xfd, 0x2c, 0x01, 0xaa], &keys).expect("varint index");
+        assert_eq!(y[..5], [0x10, 0xfd, 0x2c, 0x01, 32]);
+        assert_eq!(add_key_to_yield(&[0x40, 0x01], &keys), None, "not a yield");
+        assert_eq!(
+            add_key_to_yield(&[0x10, 0x05, 0x30], &keys),
+            None,
+            "unknown input"
+        );
+        assert_eq!(add_key_to_yield(&[0x10, 0xfd], &keys), None, "truncated");
+        assert_eq!(add_key_to_yield(&[], &keys), None);
+    }
 
     #[test]
     fn policy_versions_follow_the_app_version() {

@@ -27,6 +27,18 @@ pub fn spending_psbt(
     kind: ScriptKind,
     n: usize,
 ) -> (Psbt, BTreeMap<OutPoint, TxOut>) {
+    spending_psbt_on(mnemonic, kind, Network::Bitcoin, n)
+}
+
+/// [`spending_psbt`] on another network: coin type 1 and that network's scripts on test
+/// networks (what Ledger's "Bitcoin Test" app signs).
+pub fn spending_psbt_on(
+    mnemonic: &str,
+    kind: ScriptKind,
+    network: Network,
+    n: usize,
+) -> (Psbt, BTreeMap<OutPoint, TxOut>) {
+    let coin = u32::from(network != Network::Bitcoin);
     let secp = Secp256k1::new();
     let seed = bip39::Mnemonic::parse_normalized(mnemonic)
         .map(|m| m.to_seed(""))
@@ -41,7 +53,7 @@ pub fn spending_psbt(
     };
     let account = DerivationPath::from(vec![
         ChildNumber::Hardened { index: purpose },
-        ChildNumber::Hardened { index: 0 },
+        ChildNumber::Hardened { index: coin },
         ChildNumber::Hardened { index: 0 },
     ]);
     let key_at = |change: u32, index: u32| {
@@ -53,12 +65,10 @@ pub fn spending_psbt(
         (path, pk)
     };
     let address = |pk: CompressedPublicKey| match kind {
-        ScriptKind::Legacy => Address::p2pkh(pk, Network::Bitcoin),
-        ScriptKind::NestedSegwit => Address::p2shwpkh(&pk, Network::Bitcoin),
-        ScriptKind::NativeSegwit => Address::p2wpkh(&pk, Network::Bitcoin),
-        ScriptKind::Taproot => {
-            Address::p2tr(&secp, pk.0.x_only_public_key().0, None, Network::Bitcoin)
-        }
+        ScriptKind::Legacy => Address::p2pkh(pk, network),
+        ScriptKind::NestedSegwit => Address::p2shwpkh(&pk, network),
+        ScriptKind::NativeSegwit => Address::p2wpkh(&pk, network),
+        ScriptKind::Taproot => Address::p2tr(&secp, pk.0.x_only_public_key().0, None, network),
     };
     let mut prevouts = BTreeMap::new();
     let mut funding = Vec::new();

@@ -160,6 +160,47 @@ fn an_address_shown_on_the_real_device_is_approved_and_returned() {
     assert!(screen_text().contains("tb1q6rz28mcf"), "{}", screen_text());
 }
 
+#[test]
+#[ignore = "needs Speculos running Ledger's Bitcoin Test app: see the runbook in this file"]
+fn a_psbt_signed_by_the_real_app_passes_bitcoin_cores_interpreter() {
+    use miniscript::psbt::PsbtExt;
+    use std::sync::{
+        atomic::{AtomicBool, Ordering},
+        Arc,
+    };
+    let mut dev = device();
+    // 2.0.x speaks policy version 1 and yields signatures without their key: the host adds it.
+    let w = DefaultWallet::read(&mut dev, ScriptKind::NativeSegwit, Network::Testnet, 0)
+        .expect("wallet");
+    let (mut psbt, prevouts) = coldlink_sim::fixtures::spending_psbt_on(
+        "abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon about",
+        ScriptKind::NativeSegwit,
+        Network::Testnet,
+        2,
+    );
+    let done = Arc::new(AtomicBool::new(false));
+    let presser = {
+        let done = Arc::clone(&done);
+        std::thread::spawn(move || {
+            while !done.load(Ordering::SeqCst) {
+                std::thread::sleep(Duration::from_millis(300));
+                press("both");
+                std::thread::sleep(Duration::from_millis(150));
+                press("right");
+            }
+        })
+    };
+    let signed = w.sign_psbt(&mut dev, &mut psbt);
+    done.store(true, Ordering::SeqCst);
+    let _ = presser.join();
+    assert_eq!(signed.expect("signed"), 2);
+    let secp = bitcoin::secp256k1::Secp256k1::new();
+    psbt.finalize_mut(&secp).expect("finalizes");
+    let tx = psbt.extract_tx_unchecked_fee_rate();
+    tx.verify(|op| prevouts.get(op).cloned())
+        .expect("Bitcoin Core's script interpreter accepts the firmware's signatures");
+}
+
 /// The simulated Ledger with the same seed and app, in process.
 fn coldlink_sim_exchange() -> Box<dyn Exchange> {
     use std::sync::{Arc, Mutex};
