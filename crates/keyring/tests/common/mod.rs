@@ -1,0 +1,47 @@
+//! Shared by the Secret Service and kernel keyring tests: the same behaviour on both stores.
+
+use coldlink_keyring::{KeyringError, OsKeyring};
+use coldlink_keystore::{create, enable_keyring, unlock, KdfParams, Unlock};
+use coldlink_types::Sensitive;
+
+/// Put, replace, get, delete and the missing-key error.
+pub(crate) fn behaves(ring: &OsKeyring) {
+    let id = [0x5a; 16];
+    let _ = ring.delete(&id);
+    assert!(matches!(ring.get(&id), Err(KeyringError::NotFound)));
+    ring.put(&id, &Sensitive::new([3u8; 32])).expect("put");
+    assert_eq!(*ring.get(&id).expect("get").expose(), [3u8; 32]);
+    ring.put(&id, &Sensitive::new([4u8; 32])).expect("replace");
+    assert_eq!(*ring.get(&id).expect("get").expose(), [4u8; 32]);
+    ring.delete(&id).expect("delete");
+    ring.delete(&id).expect("deleting twice is fine");
+    assert!(matches!(ring.get(&id), Err(KeyringError::NotFound)));
+}
+
+/// Create a wallet, opt in to keyring unlock, then unlock with what the keyring holds.
+pub(crate) fn unlocks_a_wallet(ring: &OsKeyring) {
+    let dir = std::env::temp_dir().join(format!(
+        "coldlink-kr-{}-{:?}",
+        std::process::id(),
+        ring.backend()
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("dir");
+    let path = dir.join("w.keystore");
+    let secret = b"seed bytes";
+    let pw = Sensitive::new("password".to_owned());
+    create(&path, secret, &pw, KdfParams::INSECURE_FOR_TESTS).expect("create");
+    let mut raw = [0u8; 32];
+    raw.iter_mut()
+        .enumerate()
+        .for_each(|(i, b)| *b = (i as u8).wrapping_mul(37).wrapping_add(11));
+    let key = Sensitive::new(raw);
+    let id = enable_keyring(&path, &pw, &key).expect("enable");
+    ring.put(&id, &key).expect("store key");
+    drop(key);
+    let from_ring = ring.get(&id).expect("key back");
+    let opened = unlock(&path, Unlock::KeyringKey(&from_ring)).expect("unlocks");
+    assert_eq!(opened.expose().as_slice(), secret);
+    ring.delete(&id).expect("cleanup");
+    let _ = std::fs::remove_dir_all(dir);
+}
