@@ -24,6 +24,9 @@ pub use mnemonic::{generate_mnemonic, parse_mnemonic, suggest, MnemonicError};
 pub struct SoftWallet {
     secp: Secp256k1<All>,
     master: Xpriv,
+    /// Keys already derived, by path: BIP32 derivation costs several signatures' worth of
+    /// work, and accounts sign again and again with the same few keys.
+    derived: std::sync::Mutex<std::collections::HashMap<DerivationPath, SecretKey>>,
 }
 
 impl std::fmt::Debug for SoftWallet {
@@ -35,6 +38,9 @@ impl std::fmt::Debug for SoftWallet {
 impl Drop for SoftWallet {
     fn drop(&mut self) {
         self.master.private_key.non_secure_erase();
+        if let Ok(mut keys) = self.derived.lock() {
+            keys.values_mut().for_each(SecretKey::non_secure_erase);
+        }
     }
 }
 
@@ -56,14 +62,27 @@ impl SoftWallet {
         Ok(Self {
             secp: Secp256k1::new(),
             master,
+            derived: Default::default(),
         })
     }
 
     fn key(&self, path: &DerivationPath) -> Result<SecretKey, SignerError> {
-        self.master
+        let mut cache = self.derived.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(k) = cache.get(path) {
+            return Ok(*k);
+        }
+        let k = self
+            .master
             .derive_priv(&self.secp, path)
             .map(|x| x.private_key)
-            .map_err(|e| SignerError::InvalidRequest(format!("cannot derive {path}: {e}")))
+            .map_err(|e| SignerError::InvalidRequest(format!("cannot derive {path}: {e}")))?;
+        // A bounded cache: accounts use few keys; a scan over many addresses must not grow it.
+        if cache.len() >= 256 {
+            cache.values_mut().for_each(SecretKey::non_secure_erase);
+            cache.clear();
+        }
+        cache.insert(path.clone(), k);
+        Ok(k)
     }
 
     /// The Ethereum address at `path`.
