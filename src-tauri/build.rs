@@ -6,6 +6,14 @@ fn main() {
         "list_devices",
         "start_demo_device",
         "stop_demo_device",
+        "wallet_status",
+        "wallet_new_phrase",
+        "wallet_create",
+        "wallet_restore",
+        "wallet_unlock",
+        "wallet_lock",
+        "wallet_receive_address",
+        "wallet_suggest",
         "frontend_ready",
     ];
     tauri_build::try_build(

@@ -5,7 +5,10 @@
 
 use std::{sync::Mutex, time::Duration};
 
-use coldlink_app::{AppError, AppInfo, Coldlink, DemoDevice, DeviceList, DeviceWatch};
+use coldlink_app::{
+    AppError, AppInfo, Coldlink, DemoDevice, DeviceList, DeviceWatch, NewPhrase, WalletStatus,
+};
+use coldlink_types::Sensitive;
 use serde::Serialize;
 use tauri::{Manager, State};
 use tauri_specta::{collect_commands, collect_events, Event};
@@ -66,6 +69,93 @@ async fn stop_demo_device(app: State<'_, Coldlink>) -> Result<(), AppError> {
     .await
 }
 
+/// The software wallet's state.
+#[tauri::command]
+#[specta::specta]
+async fn wallet_status(app: State<'_, Coldlink>) -> Result<WalletStatus, AppError> {
+    let app = app.inner().clone();
+    blocking(move || Ok(app.wallet_status())).await
+}
+
+/// A new recovery phrase for the backup screen (the one time words go to the UI).
+#[tauri::command]
+#[specta::specta]
+async fn wallet_new_phrase(words: u32, app: State<'_, Coldlink>) -> Result<NewPhrase, AppError> {
+    let app = app.inner().clone();
+    blocking(move || app.wallet_new_phrase(words)).await
+}
+
+/// Confirms the backup and creates the wallet; returns the first receive address.
+#[tauri::command]
+#[specta::specta]
+async fn wallet_create(
+    answers: Vec<String>,
+    passphrase: String,
+    password: String,
+    use_keyring: bool,
+    app: State<'_, Coldlink>,
+) -> Result<String, AppError> {
+    let app = app.inner().clone();
+    let (passphrase, password) = (Sensitive::new(passphrase), Sensitive::new(password));
+    blocking(move || app.wallet_create(&answers, &passphrase, &password, use_keyring)).await
+}
+
+/// Restores from a recovery phrase; returns the first receive address.
+#[tauri::command]
+#[specta::specta]
+async fn wallet_restore(
+    phrase: String,
+    passphrase: String,
+    password: String,
+    use_keyring: bool,
+    app: State<'_, Coldlink>,
+) -> Result<String, AppError> {
+    let app = app.inner().clone();
+    let (phrase, passphrase, password) = (
+        Sensitive::new(phrase),
+        Sensitive::new(passphrase),
+        Sensitive::new(password),
+    );
+    blocking(move || app.wallet_restore(&phrase, &passphrase, &password, use_keyring)).await
+}
+
+/// Unlocks with the password, or with the OS keyring when none is given.
+#[tauri::command]
+#[specta::specta]
+async fn wallet_unlock(password: Option<String>, app: State<'_, Coldlink>) -> Result<(), AppError> {
+    let app = app.inner().clone();
+    let password = password.map(Sensitive::new);
+    blocking(move || app.wallet_unlock(password.as_ref())).await
+}
+
+/// Locks the software wallet now.
+#[tauri::command]
+#[specta::specta]
+async fn wallet_lock(app: State<'_, Coldlink>) -> Result<(), AppError> {
+    let app = app.inner().clone();
+    blocking(move || {
+        app.wallet_lock();
+        Ok(())
+    })
+    .await
+}
+
+/// The software wallet's first receive address.
+#[tauri::command]
+#[specta::specta]
+async fn wallet_receive_address(app: State<'_, Coldlink>) -> Result<String, AppError> {
+    let app = app.inner().clone();
+    blocking(move || app.wallet_receive_address()).await
+}
+
+/// Completions and corrections for one recovery-phrase word.
+#[tauri::command]
+#[specta::specta]
+async fn wallet_suggest(word: String, app: State<'_, Coldlink>) -> Result<Vec<String>, AppError> {
+    let app = app.inner().clone();
+    blocking(move || Ok(app.wallet_suggest(&word))).await
+}
+
 /// The UI reports that `page` has rendered; logged with the time since start for the
 /// start-up benchmark.
 #[tauri::command]
@@ -116,6 +206,14 @@ pub fn specta_builder<R: tauri::Runtime>() -> tauri_specta::Builder<R> {
             list_devices,
             start_demo_device,
             stop_demo_device,
+            wallet_status,
+            wallet_new_phrase,
+            wallet_create,
+            wallet_restore,
+            wallet_unlock,
+            wallet_lock,
+            wallet_receive_address,
+            wallet_suggest,
             frontend_ready
         ])
         .events(collect_events![DevicesChanged])

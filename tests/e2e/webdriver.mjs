@@ -136,6 +136,19 @@ export class Session {
     return this.cmd("POST", `/element/${el}/click`, {});
   }
 
+  /** Types `text` into an input. */
+  type(el, text) {
+    return this.cmd("POST", `/element/${el}/value`, { text });
+  }
+
+  clear(el) {
+    return this.cmd("POST", `/element/${el}/clear`, {});
+  }
+
+  attribute(el, name) {
+    return this.cmd("GET", `/element/${el}/attribute/${name}`);
+  }
+
   /**
    * Saves a PNG of the screen under the test-output folder; returns its path. Taken from the
    * X server rather than WebDriver's screenshot command, which hangs in WebKitGTK when GPU

@@ -29,11 +29,33 @@ pub struct EmulatorSetting {
     pub address: String,
 }
 
+/// Overrides where Coldlink keeps its files (wallet keystore, later the database).
+pub const ENV_DATA_DIR: &str = "COLDLINK_DATA_DIR";
+
 /// The configuration the services start from.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct AppConfig {
     /// Emulator endpoints to watch.
     pub emulators: Vec<EmulatorSetting>,
+    /// Where Coldlink keeps its files; `None` means the platform's data folder.
+    pub data_dir: Option<std::path::PathBuf>,
+}
+
+impl AppConfig {
+    /// The data folder: the override, else `$XDG_DATA_HOME/coldlink`, else
+    /// `~/.local/share/coldlink`.
+    pub fn data_dir(&self) -> std::path::PathBuf {
+        if let Some(d) = &self.data_dir {
+            return d.clone();
+        }
+        let base = std::env::var_os("XDG_DATA_HOME")
+            .map(std::path::PathBuf::from)
+            .or_else(|| {
+                std::env::var_os("HOME").map(|h| std::path::PathBuf::from(h).join(".local/share"))
+            })
+            .unwrap_or_else(|| std::path::PathBuf::from("."));
+        base.join("coldlink")
+    }
 }
 
 impl AppConfig {
@@ -68,7 +90,10 @@ impl AppConfig {
                 address: addr.to_string(),
             });
         }
-        Ok(Self { emulators })
+        Ok(Self {
+            emulators,
+            data_dir: get(ENV_DATA_DIR).filter(|d| !d.is_empty()).map(Into::into),
+        })
     }
 
     /// The endpoints in the bridge's terms.

@@ -10,14 +10,16 @@ mod devices;
 mod error;
 mod evm_request;
 mod hardware;
+mod soft_wallet;
 
 pub use bitcoin_ops::{parse_chain, parse_kind, parse_psbt, Descriptors, SignedPsbt};
-pub use config::{AppConfig, EmulatorSetting, ENV_SPECULOS, ENV_TREZOR_EMULATOR};
+pub use config::{AppConfig, EmulatorSetting, ENV_DATA_DIR, ENV_SPECULOS, ENV_TREZOR_EMULATOR};
 pub use demo::{DemoDevice, DEMO_NAME};
 pub use devices::{DeviceList, DeviceService, DeviceWatch};
 pub use error::{AppError, ErrorKind};
 pub use evm_request::{parse_address, EvmTxRequest};
 pub use hardware::{SignedEvmTx, SignedMessage, DEMO_MNEMONIC};
+pub use soft_wallet::{NewPhrase, WalletStatus};
 
 use serde::Serialize;
 
@@ -37,6 +39,7 @@ pub struct Coldlink {
     config: AppConfig,
     devices: DeviceService,
     demo: demo::DemoSlot,
+    soft: soft_wallet::SoftSlot,
 }
 
 impl Coldlink {
@@ -47,6 +50,7 @@ impl Coldlink {
             config,
             devices,
             demo: demo::DemoSlot::default(),
+            soft: soft_wallet::SoftSlot::default(),
         }
     }
 

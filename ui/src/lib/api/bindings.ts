@@ -13,6 +13,22 @@ export const commands = {
 	startDemoDevice: () => typedError<DemoDevice, AppError>(__TAURI_INVOKE("start_demo_device")),
 	/**  Stops the demo Ledger. */
 	stopDemoDevice: () => typedError<null, AppError>(__TAURI_INVOKE("stop_demo_device")),
+	/**  The software wallet's state. */
+	walletStatus: () => typedError<WalletStatus, AppError>(__TAURI_INVOKE("wallet_status")),
+	/**  A new recovery phrase for the backup screen (the one time words go to the UI). */
+	walletNewPhrase: (words: number) => typedError<NewPhrase, AppError>(__TAURI_INVOKE("wallet_new_phrase", { words })),
+	/**  Confirms the backup and creates the wallet; returns the first receive address. */
+	walletCreate: (answers: string[], passphrase: string, password: string, useKeyring: boolean) => typedError<string, AppError>(__TAURI_INVOKE("wallet_create", { answers, passphrase, password, useKeyring })),
+	/**  Restores from a recovery phrase; returns the first receive address. */
+	walletRestore: (phrase: string, passphrase: string, password: string, useKeyring: boolean) => typedError<string, AppError>(__TAURI_INVOKE("wallet_restore", { phrase, passphrase, password, useKeyring })),
+	/**  Unlocks with the password, or with the OS keyring when none is given. */
+	walletUnlock: (password: string | null) => typedError<null, AppError>(__TAURI_INVOKE("wallet_unlock", { password })),
+	/**  Locks the software wallet now. */
+	walletLock: () => typedError<null, AppError>(__TAURI_INVOKE("wallet_lock")),
+	/**  The software wallet's first receive address. */
+	walletReceiveAddress: () => typedError<string, AppError>(__TAURI_INVOKE("wallet_receive_address")),
+	/**  Completions and corrections for one recovery-phrase word. */
+	walletSuggest: (word: string) => typedError<string[], AppError>(__TAURI_INVOKE("wallet_suggest", { word })),
 	/**
 	 *  The UI reports that `page` has rendered; logged with the time since start for the
 	 *  start-up benchmark.
@@ -182,6 +198,14 @@ export type Model =
 /**  Coldcard Mk3/Mk4/Q over USB. */
 "coldcard";
 
+/**  A new recovery phrase, shown once for the backup, and which words to ask back. */
+export type NewPhrase = {
+	/**  The words, in order. The one place a secret is sent to the UI: the backup screen. */
+	words: string[],
+	/**  1-based positions the user must type back to prove the backup. */
+	confirmPositions: number[],
+};
+
 /**  A USB vendor/product id pair. */
 export type UsbIdentity = {
 	/**  Vendor id. */
@@ -204,6 +228,18 @@ export type Vendor =
 "coldcard" | 
 /**  Coldlink's own simulated devices. */
 "coldlink";
+
+/**  What the UI shows about the software wallet. */
+export type WalletStatus = {
+	/**  A wallet file exists. */
+	exists: boolean,
+	/**  It is unlocked now. */
+	unlocked: boolean,
+	/**  It can be unlocked from the OS keyring. */
+	keyring: boolean,
+	/**  Minutes of inactivity after which it locks itself. */
+	autoLockMinutes: number,
+};
 
 /* Tauri Specta runtime */
 async function typedError<T, E>(result: Promise<T>): Promise<{ status: "ok"; data: T } | { status: "error"; error: E }> {

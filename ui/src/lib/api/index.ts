@@ -3,7 +3,13 @@
 import { commands, events, type AppError, type DeviceList, type AppInfo } from "./bindings";
 
 export type { AppError, AppInfo, DeviceList };
-export type { DeviceDescriptor, DeviceState, EmulatorSetting, ErrorKind } from "./bindings";
+export type {
+  DeviceDescriptor,
+  DeviceState,
+  EmulatorSetting,
+  ErrorKind,
+  WalletStatus,
+} from "./bindings";
 
 import { toApiError } from "./errors";
 
@@ -29,6 +35,16 @@ export const api = {
   frontendReady: (page: string) => call(commands.frontendReady(page)),
   startDemoDevice: () => call(commands.startDemoDevice()),
   stopDemoDevice: () => call(commands.stopDemoDevice()),
+  walletStatus: () => call(commands.walletStatus()),
+  walletNewPhrase: (words: number) => call(commands.walletNewPhrase(words)),
+  walletCreate: (answers: string[], passphrase: string, password: string, useKeyring: boolean) =>
+    call(commands.walletCreate(answers, passphrase, password, useKeyring)),
+  walletRestore: (phrase: string, passphrase: string, password: string, useKeyring: boolean) =>
+    call(commands.walletRestore(phrase, passphrase, password, useKeyring)),
+  walletUnlock: (password: string | null) => call(commands.walletUnlock(password)),
+  walletLock: () => call(commands.walletLock()),
+  walletReceiveAddress: () => call(commands.walletReceiveAddress()),
+  walletSuggest: (word: string) => call(commands.walletSuggest(word)),
   /** Calls `handler` with every new device list; returns the unsubscribe function. */
   onDevicesChanged: (handler: (list: DeviceList) => void) =>
     events.devicesChanged.listen((e) => handler(e.payload.list)),
