@@ -12,6 +12,8 @@ fn main() {
         "wallet_restore",
         "wallet_unlock",
         "wallet_lock",
+        "wallet_change_password",
+        "wallet_delete",
         "wallet_receive_address",
         "wallet_suggest",
         "frontend_ready",

@@ -6,7 +6,8 @@
 use std::{sync::Mutex, time::Duration};
 
 use coldlink_app::{
-    AppError, AppInfo, Coldlink, DemoDevice, DeviceList, DeviceWatch, NewPhrase, WalletStatus,
+    AppError, AppInfo, Coldlink, CreatedWallet, DemoDevice, DeviceList, DeviceWatch, NewPhrase,
+    WalletStatus,
 };
 use coldlink_types::Sensitive;
 use serde::Serialize;
@@ -94,7 +95,7 @@ async fn wallet_create(
     password: String,
     use_keyring: bool,
     app: State<'_, Coldlink>,
-) -> Result<String, AppError> {
+) -> Result<CreatedWallet, AppError> {
     let app = app.inner().clone();
     let (passphrase, password) = (Sensitive::new(passphrase), Sensitive::new(password));
     blocking(move || app.wallet_create(&answers, &passphrase, &password, use_keyring)).await
@@ -109,7 +110,7 @@ async fn wallet_restore(
     password: String,
     use_keyring: bool,
     app: State<'_, Coldlink>,
-) -> Result<String, AppError> {
+) -> Result<CreatedWallet, AppError> {
     let app = app.inner().clone();
     let (phrase, passphrase, password) = (
         Sensitive::new(phrase),
@@ -126,6 +127,32 @@ async fn wallet_unlock(password: Option<String>, app: State<'_, Coldlink>) -> Re
     let app = app.inner().clone();
     let password = password.map(Sensitive::new);
     blocking(move || app.wallet_unlock(password.as_ref())).await
+}
+
+/// Changes the software wallet's password.
+#[tauri::command]
+#[specta::specta]
+async fn wallet_change_password(
+    current: String,
+    replacement: String,
+    app: State<'_, Coldlink>,
+) -> Result<(), AppError> {
+    let app = app.inner().clone();
+    let (current, replacement) = (Sensitive::new(current), Sensitive::new(replacement));
+    blocking(move || app.wallet_change_password(&current, &replacement)).await
+}
+
+/// Deletes the software wallet (password and the typed word "delete" required).
+#[tauri::command]
+#[specta::specta]
+async fn wallet_delete(
+    password: String,
+    confirm: String,
+    app: State<'_, Coldlink>,
+) -> Result<(), AppError> {
+    let app = app.inner().clone();
+    let password = Sensitive::new(password);
+    blocking(move || app.wallet_delete(&password, &confirm)).await
 }
 
 /// Locks the software wallet now.
@@ -212,6 +239,8 @@ pub fn specta_builder<R: tauri::Runtime>() -> tauri_specta::Builder<R> {
             wallet_restore,
             wallet_unlock,
             wallet_lock,
+            wallet_change_password,
+            wallet_delete,
             wallet_receive_address,
             wallet_suggest,
             frontend_ready

@@ -85,10 +85,24 @@ test("restore with one wrong word shows which, then the right phrase restores th
     assert.match(err, /Word 6 is not a recovery-phrase word\. Did you mean: abandon/);
     await s.screenshot("wallet-restore-wrong-word");
     await s.clear(area);
-    await s.type(area, TEST_PHRASE);
+    // Autocomplete: type the start of the last word and pick the suggestion.
+    await s.type(area, TEST_PHRASE.replace(/about$/, "abo"));
+    await s.waitFor('[data-testid="suggestion"]');
+    const chips = [];
+    for (const el of await s.findAll('[data-testid="suggestion"]')) chips.push([el, await s.text(el)]);
+    const about = chips.find(([, t]) => t === "about");
+    assert.ok(about, `suggestions: ${chips.map(([, t]) => t).join(", ")}`);
+    await s.click(about[0]);
     await s.click(await s.waitFor('[data-testid="wallet-restore-finish"]'));
     const addr = await ungroup(s, await s.waitFor('[data-testid="wallet-address"]', 20000));
     assert.equal(addr, "bc1qcr8te4kr609gcawutmrza0j4xv80jy8z306fyu", "BIP84's published first address");
     await s.screenshot("wallet-restored");
+    // Deleting needs the password and the typed word.
+    await s.click(await s.waitFor('[data-testid="delete-open"]'));
+    await s.type(await s.waitFor('[data-testid="delete-password"]'), "correct horse 1");
+    await s.type(await s.waitFor('[data-testid="delete-confirm"]'), "delete");
+    await s.click(await s.waitFor('[data-testid="wallet-delete"]'));
+    await s.waitFor('[data-testid="wallet-create"]', 10000);
+    assert.match(await s.text(await s.waitFor('[data-testid="wallet-notice"]')), /deleted/);
   });
 });

@@ -19,7 +19,7 @@ pub use devices::{DeviceList, DeviceService, DeviceWatch};
 pub use error::{AppError, ErrorKind};
 pub use evm_request::{parse_address, EvmTxRequest};
 pub use hardware::{SignedEvmTx, SignedMessage, DEMO_MNEMONIC};
-pub use soft_wallet::{NewPhrase, WalletStatus};
+pub use soft_wallet::{CreatedWallet, NewPhrase, WalletStatus};
 
 use serde::Serialize;
 

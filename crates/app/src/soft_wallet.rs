@@ -34,6 +34,17 @@ pub struct WalletStatus {
     pub auto_lock_minutes: u32,
 }
 
+/// A wallet just created or restored.
+#[derive(Clone, Debug, Serialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub struct CreatedWallet {
+    /// Its first receive address.
+    pub address: String,
+    /// Why keyring unlock could not be set up, when it was asked for and failed; the password
+    /// still opens the wallet.
+    pub keyring_note: Option<String>,
+}
+
 /// A new recovery phrase, shown once for the backup, and which words to ask back.
 #[derive(Clone, Debug, Serialize, specta::Type)]
 #[serde(rename_all = "camelCase")]
@@ -182,7 +193,7 @@ impl Coldlink {
         passphrase: &Sensitive<String>,
         password: &Sensitive<String>,
         use_keyring: bool,
-    ) -> Result<String, AppError> {
+    ) -> Result<CreatedWallet, AppError> {
         let (phrase, positions) = {
             let s = self.soft();
             let (p, pos) = s.pending.as_ref().ok_or_else(|| {
@@ -201,9 +212,9 @@ impl Coldlink {
                 "Those words do not match your recovery phrase: check your backup and try again",
             ));
         }
-        let address = self.store_new(&phrase, passphrase, password, use_keyring)?;
+        let created = self.store_new(&phrase, passphrase, password, use_keyring)?;
         self.soft().pending = None;
-        Ok(address)
+        Ok(created)
     }
 
     /// Restores from a typed phrase; returns the first receive address.
@@ -213,7 +224,7 @@ impl Coldlink {
         passphrase: &Sensitive<String>,
         password: &Sensitive<String>,
         use_keyring: bool,
-    ) -> Result<String, AppError> {
+    ) -> Result<CreatedWallet, AppError> {
         if self.wallet_path().exists() {
             return Err(AppError::invalid(
                 "A software wallet already exists: delete it first",
@@ -230,7 +241,7 @@ impl Coldlink {
         passphrase: &Sensitive<String>,
         password: &Sensitive<String>,
         use_keyring: bool,
-    ) -> Result<String, AppError> {
+    ) -> Result<CreatedWallet, AppError> {
         if password.expose().chars().count() < 8 {
             return Err(AppError::invalid(
                 "Choose a password of at least 8 characters",
@@ -249,13 +260,20 @@ impl Coldlink {
             Sensitive::new(format!("{}\n{}", phrase.expose(), passphrase.expose()).into_bytes());
         coldlink_keystore::create(&path, secret.expose(), password, params)
             .map_err(keystore_error)?;
-        if use_keyring {
-            // Best effort: without a keyring the password still opens the wallet.
-            let _ = self.enable_keyring_unlock(password);
-        }
+        // Without a keyring the password still opens the wallet; the user is told why.
+        let keyring_note = if use_keyring {
+            self.enable_keyring_unlock(password)
+                .err()
+                .map(|e| e.message)
+        } else {
+            None
+        };
         let address = first_address(&mut w)?;
         self.soft().unlocked = Some((w, Instant::now()));
-        Ok(address)
+        Ok(CreatedWallet {
+            address,
+            keyring_note,
+        })
     }
 
     fn enable_keyring_unlock(&self, password: &Sensitive<String>) -> Result<(), AppError> {
@@ -304,6 +322,52 @@ impl Coldlink {
         )
         .map_err(phrase_error)?;
         self.soft().unlocked = Some((w, Instant::now()));
+        Ok(())
+    }
+
+    /// Changes the password (re-encrypting atomically). Keyring unlock must be enabled again.
+    pub fn wallet_change_password(
+        &self,
+        old: &Sensitive<String>,
+        new: &Sensitive<String>,
+    ) -> Result<(), AppError> {
+        if new.expose().chars().count() < 8 {
+            return Err(AppError::invalid(
+                "Choose a password of at least 8 characters",
+            ));
+        }
+        let params = self
+            .soft()
+            .kdf
+            .unwrap_or_else(|| KdfParams::calibrate(Duration::from_millis(250)));
+        let path = self.wallet_path();
+        let old_id = coldlink_keystore::keyring_id(&path).ok().flatten();
+        coldlink_keystore::change_password(&path, old, new, params).map_err(keystore_error)?;
+        if let (Some(id), Ok(ring)) = (old_id, OsKeyring::best()) {
+            let _ = ring.delete(&id);
+        }
+        Ok(())
+    }
+
+    /// Deletes the wallet file (and its keyring key). Needs the password and `confirm` set to
+    /// the word "delete", so a stray click cannot do it.
+    pub fn wallet_delete(
+        &self,
+        password: &Sensitive<String>,
+        confirm: &str,
+    ) -> Result<(), AppError> {
+        if confirm.trim().to_lowercase() != "delete" {
+            return Err(AppError::invalid(
+                "Type “delete” to confirm: this removes the wallet from this computer",
+            ));
+        }
+        let path = self.wallet_path();
+        let id = coldlink_keystore::keyring_id(&path).ok().flatten();
+        coldlink_keystore::delete(&path, password).map_err(keystore_error)?;
+        if let (Some(id), Ok(ring)) = (id, OsKeyring::best()) {
+            let _ = ring.delete(&id);
+        }
+        self.soft().unlocked = None;
         Ok(())
     }
 
@@ -376,9 +440,11 @@ mod tests {
         assert!(a
             .wallet_create(&answers, &s(""), &s("short"), false)
             .is_err());
-        let addr = a
+        let created = a
             .wallet_create(&answers, &s(""), &s("password1"), false)
             .expect("created");
+        assert_eq!(created.keyring_note, None, "keyring not asked for");
+        let addr = created.address;
         assert!(addr.starts_with("bc1q"));
         assert!(a.wallet_status().exists && a.wallet_status().unlocked);
         a.wallet_lock();
@@ -415,8 +481,26 @@ mod tests {
                 false,
             )
             .expect("restored");
-        assert_eq!(addr, "bc1qcr8te4kr609gcawutmrza0j4xv80jy8z306fyu");
+        assert_eq!(addr.address, "bc1qcr8te4kr609gcawutmrza0j4xv80jy8z306fyu");
         assert_eq!(a.wallet_suggest("abo"), vec!["about", "above"]);
+        // Change the password, then delete: both need the right password; delete needs "delete".
+        assert!(a
+            .wallet_change_password(&s("nope"), &s("password2"))
+            .is_err());
+        assert!(a
+            .wallet_change_password(&s("password1"), &s("short"))
+            .is_err());
+        a.wallet_change_password(&s("password1"), &s("password2"))
+            .expect("changed");
+        a.wallet_lock();
+        assert!(a.wallet_unlock(Some(&s("password1"))).is_err());
+        a.wallet_unlock(Some(&s("password2")))
+            .expect("new password");
+        assert!(a.wallet_delete(&s("password2"), "yes").is_err());
+        assert!(a.wallet_delete(&s("password1"), "delete").is_err());
+        assert!(a.wallet_status().exists);
+        a.wallet_delete(&s("password2"), "delete").expect("deleted");
+        assert!(!a.wallet_status().exists && !a.wallet_status().unlocked);
     }
 
     #[test]

@@ -18,13 +18,17 @@ export const commands = {
 	/**  A new recovery phrase for the backup screen (the one time words go to the UI). */
 	walletNewPhrase: (words: number) => typedError<NewPhrase, AppError>(__TAURI_INVOKE("wallet_new_phrase", { words })),
 	/**  Confirms the backup and creates the wallet; returns the first receive address. */
-	walletCreate: (answers: string[], passphrase: string, password: string, useKeyring: boolean) => typedError<string, AppError>(__TAURI_INVOKE("wallet_create", { answers, passphrase, password, useKeyring })),
+	walletCreate: (answers: string[], passphrase: string, password: string, useKeyring: boolean) => typedError<CreatedWallet, AppError>(__TAURI_INVOKE("wallet_create", { answers, passphrase, password, useKeyring })),
 	/**  Restores from a recovery phrase; returns the first receive address. */
-	walletRestore: (phrase: string, passphrase: string, password: string, useKeyring: boolean) => typedError<string, AppError>(__TAURI_INVOKE("wallet_restore", { phrase, passphrase, password, useKeyring })),
+	walletRestore: (phrase: string, passphrase: string, password: string, useKeyring: boolean) => typedError<CreatedWallet, AppError>(__TAURI_INVOKE("wallet_restore", { phrase, passphrase, password, useKeyring })),
 	/**  Unlocks with the password, or with the OS keyring when none is given. */
 	walletUnlock: (password: string | null) => typedError<null, AppError>(__TAURI_INVOKE("wallet_unlock", { password })),
 	/**  Locks the software wallet now. */
 	walletLock: () => typedError<null, AppError>(__TAURI_INVOKE("wallet_lock")),
+	/**  Changes the software wallet's password. */
+	walletChangePassword: (current: string, replacement: string) => typedError<null, AppError>(__TAURI_INVOKE("wallet_change_password", { current, replacement })),
+	/**  Deletes the software wallet (password and the typed word "delete" required). */
+	walletDelete: (password: string, confirm: string) => typedError<null, AppError>(__TAURI_INVOKE("wallet_delete", { password, confirm })),
 	/**  The software wallet's first receive address. */
 	walletReceiveAddress: () => typedError<string, AppError>(__TAURI_INVOKE("wallet_receive_address")),
 	/**  Completions and corrections for one recovery-phrase word. */
@@ -68,6 +72,17 @@ export type ConnectionKind =
 "speculosTcp" | 
 /**  Trezor's emulator: 64-byte packets over UDP. */
 "trezorEmulatorUdp";
+
+/**  A wallet just created or restored. */
+export type CreatedWallet = {
+	/**  Its first receive address. */
+	address: string,
+	/**
+	 *  Why keyring unlock could not be set up, when it was asked for and failed; the password
+	 *  still opens the wallet.
+	 */
+	keyringNote: string | null,
+};
 
 /**  Where the demo device answers. */
 export type DemoDevice = {

@@ -43,6 +43,8 @@ export const api = {
     call(commands.walletRestore(phrase, passphrase, password, useKeyring)),
   walletUnlock: (password: string | null) => call(commands.walletUnlock(password)),
   walletLock: () => call(commands.walletLock()),
+  walletChangePassword: (old: string, next: string) => call(commands.walletChangePassword(old, next)),
+  walletDelete: (password: string, confirm: string) => call(commands.walletDelete(password, confirm)),
   walletReceiveAddress: () => call(commands.walletReceiveAddress()),
   walletSuggest: (word: string) => call(commands.walletSuggest(word)),
   /** Calls `handler` with every new device list; returns the unsubscribe function. */
