@@ -12,6 +12,7 @@ fn main() {
         "wallet_restore",
         "wallet_unlock",
         "wallet_lock",
+        "wallet_set_auto_lock",
         "wallet_change_password",
         "wallet_delete",
         "wallet_receive_address",

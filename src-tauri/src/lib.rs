@@ -155,6 +155,21 @@ async fn wallet_delete(
     blocking(move || app.wallet_delete(&password, &confirm)).await
 }
 
+/// Sets how many idle minutes lock the software wallet (1 to 1440).
+#[tauri::command]
+#[specta::specta]
+async fn wallet_set_auto_lock(minutes: u32, app: State<'_, Coldlink>) -> Result<(), AppError> {
+    let app = app.inner().clone();
+    blocking(move || {
+        if !(1..=1440).contains(&minutes) {
+            return Err(AppError::invalid("Choose between 1 minute and 24 hours"));
+        }
+        app.wallet_set_auto_lock(std::time::Duration::from_secs(u64::from(minutes) * 60));
+        Ok(())
+    })
+    .await
+}
+
 /// Locks the software wallet now.
 #[tauri::command]
 #[specta::specta]
@@ -239,6 +254,7 @@ pub fn specta_builder<R: tauri::Runtime>() -> tauri_specta::Builder<R> {
             wallet_restore,
             wallet_unlock,
             wallet_lock,
+            wallet_set_auto_lock,
             wallet_change_password,
             wallet_delete,
             wallet_receive_address,

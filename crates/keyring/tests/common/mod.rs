@@ -18,7 +18,18 @@ pub(crate) fn behaves(ring: &OsKeyring) {
     assert!(matches!(ring.get(&id), Err(KeyringError::NotFound)));
 }
 
-/// Create a wallet, opt in to keyring unlock, then unlock with what the keyring holds.
+struct NoUi;
+impl coldlink_signer::Interaction for NoUi {
+    fn confirm_on_device(&self, _: &coldlink_signer::Prompt) {}
+    fn pin_matrix(&self) -> Option<Sensitive<String>> {
+        None
+    }
+    fn passphrase(&self) -> Option<Sensitive<String>> {
+        None
+    }
+}
+
+/// Create a wallet, opt in to keyring unlock, unlock with what the keyring holds, and sign.
 pub(crate) fn unlocks_a_wallet(ring: &OsKeyring) {
     let dir = std::env::temp_dir().join(format!(
         "coldlink-kr-{}-{:?}",
@@ -28,7 +39,7 @@ pub(crate) fn unlocks_a_wallet(ring: &OsKeyring) {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("dir");
     let path = dir.join("w.keystore");
-    let secret = b"seed bytes";
+    let secret = b"abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon about";
     let pw = Sensitive::new("password".to_owned());
     create(&path, secret, &pw, KdfParams::INSECURE_FOR_TESTS).expect("create");
     let mut raw = [0u8; 32];
@@ -42,6 +53,17 @@ pub(crate) fn unlocks_a_wallet(ring: &OsKeyring) {
     let from_ring = ring.get(&id).expect("key back");
     let opened = unlock(&path, Unlock::KeyringKey(&from_ring)).expect("unlocks");
     assert_eq!(opened.expose().as_slice(), secret);
+    // The unlocked phrase signs.
+    use coldlink_signer::BitcoinSigner;
+    let phrase = Sensitive::new(String::from_utf8(opened.expose().clone()).expect("utf8"));
+    let mut w = coldlink_soft::SoftWallet::from_mnemonic(&phrase, &Sensitive::new(String::new()))
+        .expect("wallet");
+    let (mut psbt, _) = coldlink_sim::fixtures::spending_psbt(
+        phrase.expose(),
+        coldlink_signer::ScriptKind::NativeSegwit,
+        1,
+    );
+    assert_eq!(w.sign_psbt(&mut psbt, &NoUi).expect("signed"), 1);
     ring.delete(&id).expect("cleanup");
     let _ = std::fs::remove_dir_all(dir);
 }

@@ -25,6 +25,8 @@ export const commands = {
 	walletUnlock: (password: string | null) => typedError<null, AppError>(__TAURI_INVOKE("wallet_unlock", { password })),
 	/**  Locks the software wallet now. */
 	walletLock: () => typedError<null, AppError>(__TAURI_INVOKE("wallet_lock")),
+	/**  Sets how many idle minutes lock the software wallet (1 to 1440). */
+	walletSetAutoLock: (minutes: number) => typedError<null, AppError>(__TAURI_INVOKE("wallet_set_auto_lock", { minutes })),
 	/**  Changes the software wallet's password. */
 	walletChangePassword: (current: string, replacement: string) => typedError<null, AppError>(__TAURI_INVOKE("wallet_change_password", { current, replacement })),
 	/**  Deletes the software wallet (password and the typed word "delete" required). */

@@ -43,6 +43,7 @@ export const api = {
     call(commands.walletRestore(phrase, passphrase, password, useKeyring)),
   walletUnlock: (password: string | null) => call(commands.walletUnlock(password)),
   walletLock: () => call(commands.walletLock()),
+  walletSetAutoLock: (minutes: number) => call(commands.walletSetAutoLock(minutes)),
   walletChangePassword: (old: string, next: string) => call(commands.walletChangePassword(old, next)),
   walletDelete: (password: string, confirm: string) => call(commands.walletDelete(password, confirm)),
   walletReceiveAddress: () => call(commands.walletReceiveAddress()),
