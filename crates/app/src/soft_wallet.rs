@@ -13,7 +13,7 @@ use std::{
 use bitcoin::bip32::DerivationPath;
 use coldlink_keyring::OsKeyring;
 use coldlink_keystore::{KdfParams, KeystoreError, Unlock};
-use coldlink_signer::{BitcoinSigner, Interaction, Prompt, ScriptKind};
+use coldlink_signer::{BitcoinSigner, ScriptKind};
 use coldlink_soft::{MnemonicError, SoftWallet};
 use coldlink_types::Sensitive;
 use serde::Serialize;
@@ -98,21 +98,16 @@ fn phrase_error(e: MnemonicError) -> AppError {
     AppError::invalid(msg)
 }
 
-struct Quiet;
-impl Interaction for Quiet {
-    fn confirm_on_device(&self, _: &Prompt) {}
-    fn pin_matrix(&self) -> Option<Sensitive<String>> {
-        None
-    }
-    fn passphrase(&self) -> Option<Sensitive<String>> {
-        None
-    }
-}
-
 fn first_address(w: &mut SoftWallet) -> Result<String, AppError> {
     let account =
         DerivationPath::from_str("m/84'/0'/0'").map_err(|e| AppError::internal(e.to_string()))?;
-    Ok(w.display_address(ScriptKind::NativeSegwit, &account, false, 0, &Quiet)?)
+    Ok(w.display_address(
+        ScriptKind::NativeSegwit,
+        &account,
+        false,
+        0,
+        &coldlink_signer::Headless,
+    )?)
 }
 
 impl Coldlink {

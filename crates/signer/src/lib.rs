@@ -74,6 +74,21 @@ pub trait Interaction: Send + Sync {
     fn passphrase(&self) -> Option<Sensitive<String>>;
 }
 
+/// An `Interaction` for headless use (command line, tests): nobody to show prompts to, no PIN
+/// or passphrase to give. Hardware wallets still wait for their buttons.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Headless;
+
+impl Interaction for Headless {
+    fn confirm_on_device(&self, _prompt: &Prompt) {}
+    fn pin_matrix(&self) -> Option<Sensitive<String>> {
+        None
+    }
+    fn passphrase(&self) -> Option<Sensitive<String>> {
+        None
+    }
+}
+
 /// Why a signer could not do what was asked. Every variant has a message that tells the user
 /// what to do next.
 #[derive(Debug, thiserror::Error)]

@@ -14,23 +14,12 @@ use bitcoin::{
     bip32::DerivationPath,
     secp256k1::{Message, Secp256k1, SecretKey},
 };
-use coldlink_signer::{BitcoinSigner, Interaction, Prompt, ScriptKind};
+use coldlink_signer::{BitcoinSigner, ScriptKind};
 use coldlink_soft::SoftWallet;
 use coldlink_types::Sensitive;
 
 const MNEMONIC: &str =
     "abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon about";
-
-struct NoUi;
-impl Interaction for NoUi {
-    fn confirm_on_device(&self, _: &Prompt) {}
-    fn pin_matrix(&self) -> Option<Sensitive<String>> {
-        None
-    }
-    fn passphrase(&self) -> Option<Sensitive<String>> {
-        None
-    }
-}
 
 fn median(mut v: Vec<Duration>) -> Duration {
     v.sort();
@@ -48,7 +37,11 @@ fn main() {
         .map(|_| {
             let mut p = psbt.clone();
             let t = Instant::now();
-            assert_eq!(w.sign_psbt(&mut p, &NoUi).expect("signed"), 100);
+            assert_eq!(
+                w.sign_psbt(&mut p, &coldlink_signer::Headless)
+                    .expect("signed"),
+                100
+            );
             t.elapsed()
         })
         .collect();

@@ -9,7 +9,7 @@
 use std::str::FromStr;
 
 use bitcoin::{bip32::DerivationPath, psbt::Psbt, secp256k1::Secp256k1};
-use coldlink_signer::{BitcoinSigner, Interaction, Prompt, ScriptKind, Signer};
+use coldlink_signer::{BitcoinSigner, ScriptKind, Signer};
 use coldlink_soft::SoftWallet;
 use coldlink_types::Sensitive;
 use miniscript::psbt::PsbtExt;
@@ -31,17 +31,6 @@ fn unhex(s: &str) -> Vec<u8> {
     (0..s.len() / 2)
         .map(|i| u8::from_str_radix(&s[2 * i..2 * i + 2], 16).expect("hex"))
         .collect()
-}
-
-struct NoUi;
-impl Interaction for NoUi {
-    fn confirm_on_device(&self, _: &Prompt) {}
-    fn pin_matrix(&self) -> Option<Sensitive<String>> {
-        None
-    }
-    fn passphrase(&self) -> Option<Sensitive<String>> {
-        None
-    }
 }
 
 fn wallet(m: &str, pass: &str) -> SoftWallet {
@@ -120,14 +109,20 @@ fn bip84_bip86_addresses_and_the_ethereum_address() {
             &acct("m/84'/0'/0'"),
             false,
             0,
-            &NoUi
+            &coldlink_signer::Headless
         )
         .expect("a"),
         "bc1qcr8te4kr609gcawutmrza0j4xv80jy8z306fyu"
     );
     assert_eq!(
-        w.display_address(ScriptKind::Taproot, &acct("m/86'/0'/0'"), false, 0, &NoUi)
-            .expect("a"),
+        w.display_address(
+            ScriptKind::Taproot,
+            &acct("m/86'/0'/0'"),
+            false,
+            0,
+            &coldlink_signer::Headless
+        )
+        .expect("a"),
         "bc1p5cyxnuxmeuwuvkwfem96lqzszd02n6xdcjrs20cac6yqjjwudpxqkedrcr"
     );
     assert_eq!(
@@ -152,7 +147,8 @@ fn signs_every_default_wallet_type_and_bitcoin_core_accepts_it() {
         let (mut psbt, prevouts): (Psbt, _) =
             coldlink_sim::fixtures::spending_psbt(MNEMONIC, kind, 3);
         assert_eq!(
-            w.sign_psbt(&mut psbt, &NoUi).expect("signed"),
+            w.sign_psbt(&mut psbt, &coldlink_signer::Headless)
+                .expect("signed"),
             3,
             "{kind:?}"
         );
@@ -165,7 +161,12 @@ fn signs_every_default_wallet_type_and_bitcoin_core_accepts_it() {
     let mut other = wallet("zoo zoo zoo zoo zoo zoo zoo zoo zoo zoo zoo wrong", "");
     let (mut psbt, _) =
         coldlink_sim::fixtures::spending_psbt(MNEMONIC, ScriptKind::NativeSegwit, 1);
-    assert_eq!(other.sign_psbt(&mut psbt, &NoUi).expect("no error"), 0);
+    assert_eq!(
+        other
+            .sign_psbt(&mut psbt, &coldlink_signer::Headless)
+            .expect("no error"),
+        0
+    );
 }
 
 #[test]

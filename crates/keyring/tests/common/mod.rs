@@ -18,17 +18,6 @@ pub(crate) fn behaves(ring: &OsKeyring) {
     assert!(matches!(ring.get(&id), Err(KeyringError::NotFound)));
 }
 
-struct NoUi;
-impl coldlink_signer::Interaction for NoUi {
-    fn confirm_on_device(&self, _: &coldlink_signer::Prompt) {}
-    fn pin_matrix(&self) -> Option<Sensitive<String>> {
-        None
-    }
-    fn passphrase(&self) -> Option<Sensitive<String>> {
-        None
-    }
-}
-
 /// Create a wallet, opt in to keyring unlock, unlock with what the keyring holds, and sign.
 pub(crate) fn unlocks_a_wallet(ring: &OsKeyring) {
     let dir = std::env::temp_dir().join(format!(
@@ -63,7 +52,11 @@ pub(crate) fn unlocks_a_wallet(ring: &OsKeyring) {
         coldlink_signer::ScriptKind::NativeSegwit,
         1,
     );
-    assert_eq!(w.sign_psbt(&mut psbt, &NoUi).expect("signed"), 1);
+    assert_eq!(
+        w.sign_psbt(&mut psbt, &coldlink_signer::Headless)
+            .expect("signed"),
+        1
+    );
     ring.delete(&id).expect("cleanup");
     let _ = std::fs::remove_dir_all(dir);
 }
