@@ -155,11 +155,7 @@ impl Coldlink {
 
     /// Starts creating a wallet: a fresh phrase of 12 or 24 words for the backup screen.
     pub fn wallet_new_phrase(&self, words: u32) -> Result<NewPhrase, AppError> {
-        if self.wallet_path().exists() {
-            return Err(AppError::invalid(
-                "A software wallet already exists: delete it first",
-            ));
-        }
+        self.ensure_no_wallet()?;
         let phrase = coldlink_soft::generate_mnemonic(words as usize).map_err(phrase_error)?;
         let n = phrase.expose().split(' ').count();
         let mut positions = Vec::new();
@@ -220,14 +216,20 @@ impl Coldlink {
         password: &Sensitive<String>,
         use_keyring: bool,
     ) -> Result<CreatedWallet, AppError> {
+        self.ensure_no_wallet()?;
+        let m = coldlink_soft::parse_mnemonic(phrase.expose()).map_err(phrase_error)?;
+        let normal = Sensitive::new(m.to_string());
+        self.store_new(&normal, passphrase, password, use_keyring)
+    }
+
+    /// One software wallet at a time: refuse to start another over it.
+    fn ensure_no_wallet(&self) -> Result<(), AppError> {
         if self.wallet_path().exists() {
             return Err(AppError::invalid(
                 "A software wallet already exists: delete it first",
             ));
         }
-        let m = coldlink_soft::parse_mnemonic(phrase.expose()).map_err(phrase_error)?;
-        let normal = Sensitive::new(m.to_string());
-        self.store_new(&normal, passphrase, password, use_keyring)
+        Ok(())
     }
 
     fn store_new(
