@@ -160,14 +160,7 @@ async fn wallet_delete(
 #[specta::specta]
 async fn wallet_set_auto_lock(minutes: u32, app: State<'_, Coldlink>) -> Result<(), AppError> {
     let app = app.inner().clone();
-    blocking(move || {
-        if !(1..=1440).contains(&minutes) {
-            return Err(AppError::invalid("Choose between 1 minute and 24 hours"));
-        }
-        app.wallet_set_auto_lock(std::time::Duration::from_secs(u64::from(minutes) * 60));
-        Ok(())
-    })
-    .await
+    blocking(move || app.wallet_set_auto_lock_minutes(minutes)).await
 }
 
 /// Locks the software wallet now.

@@ -133,6 +133,15 @@ impl Coldlink {
         self.soft().auto_lock = Some(after);
     }
 
+    /// Sets the idle time, in minutes as people choose it (1 minute to 24 hours).
+    pub fn wallet_set_auto_lock_minutes(&self, minutes: u32) -> Result<(), AppError> {
+        if !(1..=1440).contains(&minutes) {
+            return Err(AppError::invalid("Choose between 1 minute and 24 hours"));
+        }
+        self.wallet_set_auto_lock(Duration::from_secs(u64::from(minutes) * 60));
+        Ok(())
+    }
+
     /// Uses `params` for new keystores instead of calibrating (tests).
     pub fn wallet_set_kdf(&self, params: KdfParams) {
         self.soft().kdf = Some(params);
@@ -509,5 +518,15 @@ mod tests {
         a.wallet_set_auto_lock(Duration::from_millis(50));
         std::thread::sleep(Duration::from_millis(120));
         assert!(!a.wallet_status().unlocked, "locked itself");
+        for bad in [0, 1441, u32::MAX] {
+            assert_eq!(
+                a.wallet_set_auto_lock_minutes(bad)
+                    .expect_err("out of range")
+                    .kind,
+                ErrorKind::InvalidInput
+            );
+        }
+        a.wallet_set_auto_lock_minutes(30).expect("valid");
+        assert_eq!(a.wallet_status().auto_lock_minutes, 30);
     }
 }
