@@ -18,6 +18,10 @@ pub enum ErrorKind {
     WrongApp,
     /// The user rejected on the device.
     Rejected,
+    /// The PIN entered was wrong.
+    WrongPin,
+    /// PIN/passphrase entry or the operation was cancelled.
+    Cancelled,
     /// The device or server did not answer in time.
     Timeout,
     /// The device went away.
@@ -72,6 +76,8 @@ impl From<SignerError> for AppError {
             SignerError::Locked => ErrorKind::DeviceLocked,
             SignerError::WrongApp { .. } => ErrorKind::WrongApp,
             SignerError::Timeout => ErrorKind::Timeout,
+            SignerError::WrongPin => ErrorKind::WrongPin,
+            SignerError::Cancelled => ErrorKind::Cancelled,
             SignerError::Disconnected => ErrorKind::Disconnected,
             SignerError::Unsupported(_) => ErrorKind::Unsupported,
             SignerError::Device { .. } | SignerError::BadResponse(_) => ErrorKind::DeviceError,

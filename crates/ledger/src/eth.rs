@@ -5,9 +5,9 @@
 //! device's own address for that path, so a wrong signature is an error, never a broadcast.
 
 use alloy_consensus::{SignableTransaction, Signed, TypedTransaction};
-use alloy_primitives::{eip191_hash_message, Address, Signature, B256, U256};
+use alloy_primitives::{eip191_hash_message, Address, Signature, U256};
 use bitcoin::bip32::DerivationPath;
-use coldlink_signer::SignerError;
+use coldlink_signer::{evm::verified_signature, SignerError};
 
 use crate::{apdu::Apdu, exchange::Exchange, path};
 
@@ -138,26 +138,6 @@ fn vrs(d: &[u8]) -> Result<(u8, U256, U256), SignerError> {
         d[0],
         U256::from_be_slice(&d[1..33]),
         U256::from_be_slice(&d[33..65]),
-    ))
-}
-
-/// Picks the y-parity whose recovered signer is `expected`. Devices encode `v` differently
-/// per transaction type (and truncate EIP-155 `v` to a byte for large chain ids); trying
-/// both parities against the known address is exact and doubles as the verification.
-fn verified_signature(
-    r: U256,
-    s: U256,
-    hash: &B256,
-    expected: Address,
-) -> Result<Signature, SignerError> {
-    for parity in [false, true] {
-        let sig = Signature::new(r, s, parity);
-        if sig.recover_address_from_prehash(hash).ok() == Some(expected) {
-            return Ok(sig);
-        }
-    }
-    Err(SignerError::BadResponse(
-        "the signature does not come from this account's key".into(),
     ))
 }
 

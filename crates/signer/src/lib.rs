@@ -12,6 +12,8 @@ use bitcoin::{
 };
 use coldlink_types::{Fingerprint, Model, Sensitive, Vendor};
 
+pub mod evm;
+
 /// What kind of key holder this is.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum SignerKind {
@@ -125,6 +127,12 @@ pub enum SignerError {
     /// The device's answer was malformed or failed verification; nothing is used from it.
     #[error("the device's answer could not be verified: {0}")]
     BadResponse(String),
+    /// The PIN was wrong. Nothing was done; the device waits longer after each wrong try.
+    #[error("wrong PIN: nothing was done, try again (the device makes you wait longer after each wrong try)")]
+    WrongPin,
+    /// The user (or Coldlink) cancelled PIN or passphrase entry, or the operation itself.
+    #[error("cancelled: nothing was signed or changed")]
+    Cancelled,
     /// The request itself was malformed (bad path, bad PSBT).
     #[error("{0}")]
     InvalidRequest(String),

@@ -8,3 +8,10 @@
 pub mod framing;
 
 pub use framing::{frame, FramingError, Reassembler, MAX_MESSAGE};
+pub mod device;
+pub mod eth;
+pub mod messages;
+pub mod session;
+
+pub use device::{DeviceInfo, Trezor};
+pub use session::Session;
