@@ -18,10 +18,11 @@ fn code(kind: ErrorKind) -> i32 {
     match kind {
         ErrorKind::InvalidInput => -7, // BAD_ARGUMENT
         ErrorKind::NotFound | ErrorKind::Disconnected | ErrorKind::Timeout => -3, // DEVICE_CONN_ERROR
-        ErrorKind::Rejected => -14,                                               // ACTION_CANCELED
+        ErrorKind::Rejected | ErrorKind::Cancelled => -14,                        // ACTION_CANCELED
+        ErrorKind::WrongPin => -12, // DEVICE_NOT_READY
         ErrorKind::DeviceLocked | ErrorKind::WrongApp => -12, // DEVICE_NOT_READY
-        ErrorKind::Busy => -15,                               // DEVICE_BUSY
-        ErrorKind::Unsupported => -9,                         // UNAVAILABLE_ACTION
+        ErrorKind::Busy => -15,     // DEVICE_BUSY
+        ErrorKind::Unsupported => -9, // UNAVAILABLE_ACTION
         ErrorKind::NoPermission => -16, // NEED_TO_BE_ROOT (HWI's name for missing udev rules)
         ErrorKind::DeviceError | ErrorKind::Internal => -13, // UNKNOWN_ERROR
     }

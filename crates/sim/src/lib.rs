@@ -8,9 +8,12 @@
 //!
 //! Never give a simulator a seed that holds real funds.
 
+mod evm;
 pub mod fixtures;
 pub mod ledger;
+mod program;
 mod rlp;
+pub mod trezor;
 mod user;
 
 pub use user::{Control, Decision, Screen};

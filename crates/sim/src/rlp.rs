@@ -17,6 +17,33 @@ impl Item<'_> {
     }
 }
 
+fn with_header(base: u8, payload: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(payload.len() + 9);
+    if payload.len() < 56 {
+        out.push(base + payload.len() as u8);
+    } else {
+        let len = payload.len().to_be_bytes();
+        let start = len.iter().position(|b| *b != 0).unwrap_or(len.len() - 1);
+        out.push(base + 55 + (len.len() - start) as u8);
+        out.extend_from_slice(&len[start..]);
+    }
+    out.extend_from_slice(payload);
+    out
+}
+
+/// Encodes a byte string.
+pub(crate) fn encode_bytes(b: &[u8]) -> Vec<u8> {
+    match b {
+        [x] if *x < 0x80 => vec![*x],
+        _ => with_header(0x80, b),
+    }
+}
+
+/// Encodes a list of already encoded items.
+pub(crate) fn encode_list(items: &[Vec<u8>]) -> Vec<u8> {
+    with_header(0xc0, &items.concat())
+}
+
 /// Reads an item's header: (is_list, header_len, payload_len).
 pub(crate) fn header(b: &[u8]) -> Option<(bool, usize, usize)> {
     let &first = b.first()?;
@@ -96,6 +123,23 @@ mod tests {
             decode(&long).and_then(|x| x.0.bytes().map(<[u8]>::len)),
             Some(56)
         );
+    }
+
+    #[test]
+    fn encodes_the_yellow_paper_examples() {
+        assert_eq!(encode_bytes(b"dog"), vec![0x83, b'd', b'o', b'g']);
+        assert_eq!(encode_bytes(b""), vec![0x80]);
+        assert_eq!(encode_bytes(&[0x0f]), vec![0x0f]);
+        assert_eq!(encode_bytes(&[0x04, 0x00]), vec![0x82, 0x04, 0x00]);
+        assert_eq!(
+            encode_list(&[encode_bytes(b"cat"), encode_bytes(b"dog")]),
+            vec![0xc8, 0x83, b'c', b'a', b't', 0x83, b'd', b'o', b'g']
+        );
+        assert_eq!(encode_list(&[]), vec![0xc0]);
+        let long = vec![b'a'; 56];
+        let e = encode_bytes(&long);
+        assert_eq!(&e[..2], &[0xb8, 56]);
+        assert_eq!(decode(&e).map(|(i, _)| i), Some(Item::Bytes(&long)));
     }
 
     #[test]

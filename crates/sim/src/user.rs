@@ -46,6 +46,8 @@ struct Inner {
     screens: Vec<Screen>,
     /// Drop the connection when this many more APDUs have arrived (1 = the next one).
     disconnect_in: Option<usize>,
+    /// What the user will type on the device itself (PIN or passphrase), in order.
+    typed: VecDeque<String>,
 }
 
 /// The handle a test (or the demo UI) holds to play the user and inspect the device.
@@ -62,6 +64,7 @@ impl Default for Control {
             default: Decision::Approve,
             screens: Vec::new(),
             disconnect_in: None,
+            typed: VecDeque::new(),
         })))
     }
 }
@@ -112,10 +115,27 @@ impl Control {
         self.lock().screens.last().cloned()
     }
 
-    /// Pulls the cable when the `n`-th APDU from now arrives (1 = the next), whatever it is:
+    /// Pulls the cable when the `n`-th APDU (or Trezor message) from now arrives (1 = the
+    /// next), whatever it is:
     /// for testing that an exchange interrupted at any step leaves nothing half done.
     pub fn disconnect_at_apdu(&self, n: usize) {
         self.lock().disconnect_in = Some(n.max(1));
+    }
+
+    /// Queues text the user will type on the device's own screen when it asks (a Model T's
+    /// PIN or passphrase). With nothing queued the user types nothing and the host times out.
+    pub fn type_on_device(&self, text: impl Into<String>) {
+        self.lock().typed.push_back(text.into());
+    }
+
+    /// The next text the user types on the device, if any.
+    pub(crate) fn typed(&self) -> Option<String> {
+        self.lock().typed.pop_front()
+    }
+
+    /// Forgets a pending [`Control::disconnect_at_apdu`].
+    pub fn stay_connected(&self) {
+        self.lock().disconnect_in = None;
     }
 
     /// Counts one incoming APDU; true if the cable is pulled now.

@@ -148,9 +148,11 @@ impl Trezor {
             &Prompt::Other("Starting".into()),
             ui.as_ref(),
         )?;
+        let info = DeviceInfo::from_features(&f);
+        session.set_passphrase_on_device(!info.pin_matrix);
         Ok(Self {
             session,
-            info: DeviceInfo::from_features(&f),
+            info,
             network,
             ui,
         })
@@ -284,5 +286,61 @@ impl Trezor {
             ));
         }
         Ok(shown.address)
+    }
+}
+
+impl coldlink_signer::Signer for Trezor {
+    fn kind(&self) -> coldlink_signer::SignerKind {
+        coldlink_signer::SignerKind::Hardware {
+            vendor: self.info.vendor,
+            model: self.info.model,
+        }
+    }
+
+    fn capabilities(&self) -> coldlink_signer::Capabilities {
+        coldlink_signer::Capabilities {
+            bitcoin: true,
+            // KeepKey firmware has no taproot.
+            taproot: self.info.vendor == Vendor::Trezor,
+            evm: true,
+            display_address: true,
+        }
+    }
+
+    fn master_fingerprint(&mut self) -> Result<Fingerprint, SignerError> {
+        self.fingerprint()
+    }
+}
+
+impl coldlink_signer::BitcoinSigner for Trezor {
+    fn xpub(&mut self, path: &DerivationPath, display: bool) -> Result<Xpub, SignerError> {
+        Ok(self.public_node(path, None, display)?.0)
+    }
+
+    fn display_address(
+        &mut self,
+        kind: ScriptKind,
+        account_path: &DerivationPath,
+        change: bool,
+        index: u32,
+        ui: &dyn Interaction,
+    ) -> Result<String, SignerError> {
+        let child = |i: u32| {
+            ChildNumber::from_normal_idx(i).map_err(|_| {
+                SignerError::InvalidRequest(format!("address index {i} is out of range"))
+            })
+        };
+        let path = account_path
+            .child(child(u32::from(change))?)
+            .child(child(index)?);
+        self.address(kind, &path, true, ui)
+    }
+
+    fn sign_psbt(
+        &mut self,
+        psbt: &mut bitcoin::Psbt,
+        ui: &dyn Interaction,
+    ) -> Result<usize, SignerError> {
+        Trezor::sign_psbt(self, psbt, ui)
     }
 }

@@ -11,6 +11,7 @@ pub use framing::{frame, FramingError, Reassembler, MAX_MESSAGE};
 pub mod device;
 pub mod eth;
 pub mod messages;
+pub mod psbt;
 pub mod session;
 
 pub use device::{DeviceInfo, Trezor};

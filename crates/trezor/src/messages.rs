@@ -123,10 +123,10 @@ pub struct Features {
     #[prost(string, optional, tag = "21")]
     pub model: Option<String>,
     /// The current session, to resume it with [`Initialize::session_id`].
-    #[prost(bytes = "vec", optional, tag = "36")]
+    #[prost(bytes = "vec", optional, tag = "35")]
     pub session_id: Option<Vec<u8>>,
     /// The passphrase is always typed on the device.
-    #[prost(bool, optional, tag = "37")]
+    #[prost(bool, optional, tag = "36")]
     pub passphrase_always_on_device: Option<bool>,
     /// Internal model code ("T2T1", "T1B1", …).
     #[prost(string, optional, tag = "44")]
@@ -237,6 +237,10 @@ pub enum ButtonRequestType {
     Address = 10,
     /// A public key.
     PublicKey = 11,
+    /// The passphrase is being typed on the device.
+    PassphraseEntry = 19,
+    /// The PIN is being typed on the device.
+    PinEntry = 20,
 }
 
 /// The device waits for a button; the host answers [`ButtonAck`].
@@ -282,15 +286,12 @@ pub struct PinMatrixAck {
     pub pin: String,
 }
 
-/// The device wants the passphrase.
+/// The device wants the passphrase (field 1, an old "on device" flag, is retired).
 #[derive(Clone, PartialEq, Message)]
-pub struct PassphraseRequest {
-    /// Old firmware: it will be entered on the device.
-    #[prost(bool, optional, tag = "1")]
-    pub on_device_legacy: Option<bool>,
-}
+pub struct PassphraseRequest {}
 
-/// The passphrase, or "type it on the device".
+/// The passphrase (the empty one is sent as ""), or "type it on the device" with no
+/// passphrase field; never both.
 #[derive(Clone, PartialEq, Message)]
 pub struct PassphraseAck {
     /// The passphrase typed in the host.

@@ -82,6 +82,7 @@ pub fn failure_error(f: &m::Failure) -> SignerError {
 pub struct Session {
     transport: Box<dyn Transport>,
     user_timeout: Duration,
+    passphrase_on_device: bool,
 }
 
 impl Session {
@@ -90,6 +91,7 @@ impl Session {
         Self {
             transport,
             user_timeout: USER_TIMEOUT,
+            passphrase_on_device: true,
         }
     }
 
@@ -97,6 +99,12 @@ impl Session {
     pub fn with_timeout(mut self, timeout: Duration) -> Self {
         self.user_timeout = timeout;
         self
+    }
+
+    /// Whether the device can take the passphrase on its own screen (Model T and Safe can; a
+    /// Model One or KeepKey cannot, so "enter it on the device" becomes a cancel there).
+    pub fn set_passphrase_on_device(&mut self, possible: bool) {
+        self.passphrase_on_device = possible;
     }
 
     /// Sends one message.
@@ -190,10 +198,14 @@ impl Session {
                             passphrase: Some(p.expose().clone()),
                             on_device: None,
                         },
-                        None => m::PassphraseAck {
+                        None if self.passphrase_on_device => m::PassphraseAck {
                             passphrase: None,
                             on_device: Some(true),
                         },
+                        None => {
+                            self.cancel_prompt()?;
+                            return Err(SignerError::Cancelled);
+                        }
                     };
                     self.send_secret(ack)?;
                 }

@@ -4,12 +4,8 @@
 //! show what it signs, and hashes exactly the bytes it received.
 
 use alloy_primitives::{eip191_hash_message, keccak256, Address, B256, U256};
-use bitcoin::{
-    bip32::DerivationPath,
-    secp256k1::{Message, PublicKey},
-};
+use bitcoin::{bip32::DerivationPath, secp256k1::PublicKey};
 use coldlink_ledger::{path, sw, Apdu};
-use coldlink_types::Amount;
 
 use super::{ok, status, LedgerSim, Outcome};
 use crate::{
@@ -141,12 +137,7 @@ fn uint(b: &[u8]) -> Option<U256> {
     (b.len() <= 32).then(|| U256::from_be_slice(b))
 }
 
-fn eth(v: U256) -> String {
-    match u128::try_from(v) {
-        Ok(w) => format!("{} ETH", Amount::wei(w)),
-        Err(_) => format!("{v} wei"),
-    }
-}
+use crate::evm::eth_amount as eth;
 
 struct TxView {
     chain_id: Option<U256>,
@@ -262,11 +253,5 @@ fn sign_message(dev: &mut LedgerSim, p: &DerivationPath, msg: &[u8]) -> Outcome 
 
 /// Recoverable ECDSA over `hash` with the key at `p`: (recovery id, r‖s).
 fn sign_hash(dev: &LedgerSim, p: &DerivationPath, hash: &B256) -> Option<(u8, Vec<u8>)> {
-    let key = dev.key(p)?;
-    let msg = Message::from_digest(hash.0);
-    let (rec, rs) = dev
-        .secp
-        .sign_ecdsa_recoverable(&msg, &key)
-        .serialize_compact();
-    Some((u8::try_from(rec.to_i32()).ok()?, rs.to_vec()))
+    crate::evm::sign_digest(&dev.secp, &dev.key(p)?, hash)
 }

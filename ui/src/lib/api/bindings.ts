@@ -168,6 +168,10 @@ export type ErrorKind =
 "wrongApp" | 
 /**  The user rejected on the device. */
 "rejected" | 
+/**  The PIN entered was wrong. */
+"wrongPin" | 
+/**  PIN/passphrase entry or the operation was cancelled. */
+"cancelled" | 
 /**  The device or server did not answer in time. */
 "timeout" | 
 /**  The device went away. */
