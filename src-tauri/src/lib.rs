@@ -6,8 +6,8 @@
 use std::{sync::Mutex, time::Duration};
 
 use coldlink_app::{
-    AppError, AppInfo, Coldlink, CreatedWallet, DemoDevice, DeviceList, DeviceWatch, NewPhrase,
-    WalletStatus,
+    AppError, AppInfo, Coldlink, CreatedWallet, DemoDevice, DemoScreen, DeviceList, DevicePrompt,
+    DeviceWatch, NewPhrase, WalletStatus,
 };
 use coldlink_types::Sensitive;
 use serde::Serialize;
@@ -68,6 +68,59 @@ async fn stop_demo_device(app: State<'_, Coldlink>) -> Result<(), AppError> {
         Ok(())
     })
     .await
+}
+
+/// What the simulated demo devices' screens show now.
+#[tauri::command]
+#[specta::specta]
+async fn demo_screens(app: State<'_, Coldlink>) -> Result<Vec<DemoScreen>, AppError> {
+    let app = app.inner().clone();
+    blocking(move || Ok(app.demo_screens())).await
+}
+
+/// Reads a device's master fingerprint; on a locked Trezor this is how it is unlocked (the
+/// PIN question arrives through `device_prompt`).
+#[tauri::command]
+#[specta::specta]
+async fn device_fingerprint(id: String, app: State<'_, Coldlink>) -> Result<String, AppError> {
+    let app = app.inner().clone();
+    blocking(move || app.master_fingerprint(&id)).await
+}
+
+/// What a running device operation waits for (confirm, PIN matrix, passphrase), if anything.
+#[tauri::command]
+#[specta::specta]
+async fn device_prompt(app: State<'_, Coldlink>) -> Result<Option<DevicePrompt>, AppError> {
+    let app = app.inner().clone();
+    blocking(move || Ok(app.device_prompt())).await
+}
+
+/// Answers a PIN matrix with clicked positions (never digits).
+#[tauri::command]
+#[specta::specta]
+async fn answer_pin_matrix(positions: String, app: State<'_, Coldlink>) -> Result<(), AppError> {
+    let app = app.inner().clone();
+    let positions = Sensitive::new(positions);
+    blocking(move || app.answer_pin_matrix(positions.expose())).await
+}
+
+/// Answers a passphrase request (`null`: type it on the device).
+#[tauri::command]
+#[specta::specta]
+async fn answer_passphrase(
+    passphrase: Option<String>,
+    app: State<'_, Coldlink>,
+) -> Result<(), AppError> {
+    let app = app.inner().clone();
+    blocking(move || app.answer_passphrase(passphrase)).await
+}
+
+/// Cancels the PIN or passphrase question.
+#[tauri::command]
+#[specta::specta]
+async fn cancel_device_prompt(app: State<'_, Coldlink>) -> Result<(), AppError> {
+    let app = app.inner().clone();
+    blocking(move || app.cancel_device_prompt()).await
 }
 
 /// The software wallet's state.
@@ -241,6 +294,12 @@ pub fn specta_builder<R: tauri::Runtime>() -> tauri_specta::Builder<R> {
             list_devices,
             start_demo_device,
             stop_demo_device,
+            demo_screens,
+            device_fingerprint,
+            device_prompt,
+            answer_pin_matrix,
+            answer_passphrase,
+            cancel_device_prompt,
             wallet_status,
             wallet_new_phrase,
             wallet_create,

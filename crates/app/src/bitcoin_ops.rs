@@ -15,7 +15,7 @@ use coldlink_signer::{ScriptKind, SignerError};
 use miniscript::{Descriptor, DescriptorPublicKey, ForEachKey};
 use serde::Serialize;
 
-use crate::{hardware::open_device, AppError, Coldlink, ErrorKind};
+use crate::{hardware::Opened, AppError, Coldlink, ErrorKind};
 
 /// Parses a script type as people and HWI write it.
 pub fn parse_kind(s: &str) -> Result<ScriptKind, AppError> {
@@ -138,10 +138,22 @@ impl Coldlink {
                 "address and account indexes must be below 2^31",
             ));
         }
-        let mut dev = open_device(device)?;
-        ensure_bitcoin_app(dev.as_mut(), network)?;
-        let w = DefaultWallet::read(dev.as_mut(), kind, network, account)?;
-        Ok(w.address(dev.as_mut(), change, index, display)?.to_string())
+        let (dev, _in_use) = self.open_device(device, network)?;
+        match dev {
+            Opened::Ledger(mut dev) => {
+                ensure_bitcoin_app(dev.as_mut(), network)?;
+                let w = DefaultWallet::read(dev.as_mut(), kind, network, account)?;
+                Ok(w.address(dev.as_mut(), change, index, display)?.to_string())
+            }
+            Opened::Trezor(mut t) => {
+                let path = account_path(kind, network, account)
+                    .child(ChildNumber::Normal {
+                        index: u32::from(change),
+                    })
+                    .child(ChildNumber::Normal { index });
+                Ok(t.address(kind, &path, display, self.interaction().as_ref())?)
+            }
+        }
     }
 
     /// The extended public key of account `account` of a default wallet type.
@@ -167,7 +179,17 @@ impl Coldlink {
         psbt: &[u8],
     ) -> Result<SignedPsbt, AppError> {
         let mut psbt = parse_psbt(psbt)?;
-        let mut dev = open_device(device)?;
+        let (dev, _in_use) = self.open_device(device, network)?;
+        let mut dev = match dev {
+            Opened::Ledger(dev) => dev,
+            Opened::Trezor(mut t) => {
+                let signatures = t.sign_psbt(&mut psbt, self.interaction().as_ref())? as u32;
+                return Ok(SignedPsbt {
+                    psbt: psbt.to_string(),
+                    signatures,
+                });
+            }
+        };
         ensure_bitcoin_app(dev.as_mut(), network)?;
         let fp = btc::master_fingerprint(dev.as_mut())?;
         let wallets = wallets_in(&psbt, fp);
@@ -196,9 +218,11 @@ impl Coldlink {
         network: Network,
         account: u32,
     ) -> Result<Descriptors, AppError> {
-        let mut dev = open_device(device)?;
-        ensure_bitcoin_app(dev.as_mut(), network)?;
-        let fp = btc::master_fingerprint(dev.as_mut())?;
+        let (mut dev, _in_use) = self.open_device(device, network)?;
+        if let Opened::Ledger(l) = &mut dev {
+            ensure_bitcoin_app(l.as_mut(), network)?;
+        }
+        let fp = dev.fingerprint()?;
         let mut out = Descriptors {
             receive: vec![],
             internal: vec![],
@@ -210,7 +234,7 @@ impl Coldlink {
             ScriptKind::Taproot,
         ] {
             let path = account_path(kind, network, account);
-            let xpub = btc::extended_pubkey(dev.as_mut(), &path, false)?;
+            let xpub = dev.xpub(&path, false)?;
             let origin = format!("[{fp}/{path}]");
             for (chain, list) in [(0, &mut out.receive), (1, &mut out.internal)] {
                 let key = format!("{origin}{xpub}/{chain}/*");

@@ -1,21 +1,38 @@
-//! The demo device: a simulated Ledger (Bitcoin app open, public test seed) that Coldlink
-//! starts on a loopback port and lists like any other device, so people without hardware can
-//! try every flow. It is marked as an emulator everywhere and never holds real funds.
+//! The demo devices: a simulated Ledger (Bitcoin app open, public test seed) and a simulated
+//! Trezor Model One (PIN 1234, entered on the app's PIN pad, and Trezor's test seed) that
+//! Coldlink starts on loopback ports and lists like any other device, so people without
+//! hardware can try every flow. What each simulated screen shows is readable in the app, since
+//! there is no device to look at. They are marked as emulators and never hold real funds.
 
 use std::sync::{Arc, Mutex};
 
 use coldlink_bridge::{EmulatorEndpoint, EmulatorKind};
-use coldlink_sim::ledger::{spawn_speculos, LedgerSim, Server};
+use coldlink_sim::{
+    ledger::{spawn_speculos, LedgerSim, Server},
+    trezor::{spawn_udp, TrezorModel, TrezorOptions, TrezorSim, UdpServer},
+    Control,
+};
 use serde::Serialize;
 
-use crate::{AppError, Coldlink, DEMO_MNEMONIC};
+use crate::{AppError, Coldlink, DEMO_MNEMONIC, TREZOR_DEMO_MNEMONIC};
 
-/// Name the demo device is listed under.
+/// Name the demo Ledger is listed under.
 pub const DEMO_NAME: &str = "Demo Ledger (simulated)";
+/// Name the demo Trezor is listed under.
+pub const DEMO_TREZOR_NAME: &str = "Demo Trezor One (simulated)";
+/// The demo Trezor's PIN.
+pub const DEMO_TREZOR_PIN: &str = "1234";
 
-/// The running demo device, if any.
+struct Running {
+    _ledger: Server,
+    _trezor: UdpServer,
+    endpoints: [EmulatorEndpoint; 2],
+    controls: [Control; 2],
+}
+
+/// The running demo devices, if any.
 #[derive(Clone, Default)]
-pub(crate) struct DemoSlot(Arc<Mutex<Option<(Server, EmulatorEndpoint)>>>);
+pub(crate) struct DemoSlot(Arc<Mutex<Option<Running>>>);
 
 impl std::fmt::Debug for DemoSlot {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -23,41 +40,110 @@ impl std::fmt::Debug for DemoSlot {
     }
 }
 
-/// Where the demo device answers.
+/// Where the demo devices answer.
 #[derive(Clone, Debug, Serialize, specta::Type)]
 #[serde(rename_all = "camelCase")]
 pub struct DemoDevice {
-    /// Its device id (`speculos:127.0.0.1:PORT`).
+    /// The Ledger's device id (`speculos:127.0.0.1:PORT`).
     pub id: String,
+    /// The Trezor's device id (`trezor-emu:127.0.0.1:PORT`).
+    pub trezor_id: String,
+    /// The Trezor's PIN, to type on the PIN pad.
+    pub trezor_pin: String,
+}
+
+/// What a simulated device's screen shows now.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub struct DemoScreen {
+    /// The device.
+    pub device_id: String,
+    /// Screen title.
+    pub title: String,
+    /// (label, value) lines.
+    pub fields: Vec<(String, String)>,
 }
 
 impl Coldlink {
-    /// Starts the demo device (or returns the running one).
+    /// Starts the demo devices (or returns the running ones).
     pub fn start_demo(&self) -> Result<DemoDevice, AppError> {
         let mut slot = self.demo.0.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some((_, ep)) = slot.as_ref() {
-            return Ok(DemoDevice { id: ep.id() });
+        if let Some(r) = slot.as_ref() {
+            return Ok(describe(r));
         }
+        let cannot =
+            |e: std::io::Error| AppError::internal(format!("cannot start the demo device: {e}"));
         let sim = LedgerSim::new(DEMO_MNEMONIC).map_err(|e| AppError::internal(e.to_string()))?;
-        let (server, user) = spawn_speculos(sim)
-            .map_err(|e| AppError::internal(format!("cannot start the demo device: {e}")))?;
-        user.set_app(Some("Bitcoin"));
-        let ep = EmulatorEndpoint {
-            kind: EmulatorKind::Speculos,
-            addr: server.addr(),
+        let (ledger, ledger_user) = spawn_speculos(sim).map_err(cannot)?;
+        ledger_user.set_app(Some("Bitcoin"));
+        let options = TrezorOptions {
+            model: TrezorModel::One,
+            pin: Some(DEMO_TREZOR_PIN.into()),
+            passphrase_protection: false,
+            label: "Demo".into(),
         };
-        self.devices().watch_endpoint(ep, DEMO_NAME);
-        *slot = Some((server, ep));
-        Ok(DemoDevice { id: ep.id() })
+        let sim = TrezorSim::new(TREZOR_DEMO_MNEMONIC, options)
+            .map_err(|e| AppError::internal(e.to_string()))?;
+        let (trezor, trezor_user) = spawn_udp(sim).map_err(cannot)?;
+        let endpoints = [
+            EmulatorEndpoint {
+                kind: EmulatorKind::Speculos,
+                addr: ledger.addr(),
+            },
+            EmulatorEndpoint {
+                kind: EmulatorKind::TrezorEmulator,
+                addr: trezor.addr(),
+            },
+        ];
+        self.devices().watch_endpoint(endpoints[0], DEMO_NAME);
+        self.devices()
+            .watch_endpoint(endpoints[1], DEMO_TREZOR_NAME);
+        let running = Running {
+            _ledger: ledger,
+            _trezor: trezor,
+            endpoints,
+            controls: [ledger_user, trezor_user],
+        };
+        let d = describe(&running);
+        *slot = Some(running);
+        Ok(d)
     }
 
-    /// Stops the demo device; it disappears from the device list.
+    /// Stops the demo devices; they disappear from the device list.
     pub fn stop_demo(&self) {
         let mut slot = self.demo.0.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some((server, ep)) = slot.take() {
-            self.devices().unwatch(&ep);
-            drop(server);
+        if let Some(r) = slot.take() {
+            for ep in &r.endpoints {
+                self.devices().unwatch(ep);
+            }
         }
+    }
+
+    /// What each running demo device's screen shows now (its most recent screen).
+    pub fn demo_screens(&self) -> Vec<DemoScreen> {
+        let slot = self.demo.0.lock().unwrap_or_else(|p| p.into_inner());
+        let Some(r) = slot.as_ref() else {
+            return vec![];
+        };
+        r.endpoints
+            .iter()
+            .zip(&r.controls)
+            .filter_map(|(ep, c)| {
+                c.last_screen().map(|s| DemoScreen {
+                    device_id: ep.id(),
+                    title: s.title,
+                    fields: s.fields,
+                })
+            })
+            .collect()
+    }
+}
+
+fn describe(r: &Running) -> DemoDevice {
+    DemoDevice {
+        id: r.endpoints[0].id(),
+        trezor_id: r.endpoints[1].id(),
+        trezor_pin: DEMO_TREZOR_PIN.into(),
     }
 }
 
@@ -91,6 +177,52 @@ mod tests {
             app.master_fingerprint(&demo.id).expect("usable"),
             "73c5da0a"
         );
+        // The Trezor is listed locked; unlocking asks for the PIN on the app's pad, and the
+        // person reads the scrambled digits off the (simulated) device screen.
+        let t = app
+            .devices()
+            .list()
+            .devices
+            .into_iter()
+            .find(|d| d.id == demo.trezor_id)
+            .expect("trezor listed");
+        assert_eq!(t.model_name, super::DEMO_TREZOR_NAME);
+        assert_eq!(t.state, coldlink_types::DeviceState::Locked);
+        assert_eq!(t.fingerprint, None);
+        let unlocking = {
+            let app = app.clone();
+            let id = demo.trezor_id.clone();
+            std::thread::spawn(move || app.master_fingerprint(&id))
+        };
+        while app.device_prompt() != Some(crate::DevicePrompt::PinMatrix) {
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        let screen = app
+            .demo_screens()
+            .into_iter()
+            .find(|s| s.device_id == demo.trezor_id)
+            .expect("screen");
+        let matrix = &screen.fields[0].1;
+        let positions =
+            coldlink_sim::trezor::positions_for_pin(matrix, &demo.trezor_pin).expect("pad");
+        app.answer_pin_matrix(&positions).expect("answered");
+        assert_eq!(
+            unlocking.join().expect("thread").expect("unlocked"),
+            "5c9e228d"
+        );
+        let t = app
+            .devices()
+            .list()
+            .devices
+            .into_iter()
+            .find(|d| d.id == demo.trezor_id)
+            .expect("trezor listed");
+        assert_eq!(t.state, coldlink_types::DeviceState::Available);
+        assert_eq!(
+            t.fingerprint.map(|f| f.to_string()).as_deref(),
+            Some("5c9e228d")
+        );
+        assert_eq!(t.app_version.as_deref(), Some("1.12.1"));
         app.stop_demo();
         assert!(app.devices().list().devices.iter().all(|d| d.id != demo.id));
     }

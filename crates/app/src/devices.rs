@@ -5,7 +5,7 @@
 //! inside the one-second latency users expect from the device chip.
 
 use std::{
-    collections::HashMap,
+    collections::{HashMap, HashSet},
     sync::{
         mpsc::{self, RecvTimeoutError},
         Arc, Mutex,
@@ -14,9 +14,12 @@ use std::{
     time::Duration,
 };
 
-use coldlink_bridge::{scan, EmulatorEndpoint, HidTransport};
-use coldlink_ledger::{read_status, Exchange, HidExchange, LedgerStatus, SpeculosExchange};
-use coldlink_signer::SignerError;
+use coldlink_bridge::{
+    scan, EmulatorEndpoint, HidTransport, Transport, UdpTransport, UsbTransport,
+};
+use coldlink_ledger::{read_status, Exchange, HidExchange, SpeculosExchange};
+use coldlink_signer::{Headless, SignerError};
+use coldlink_trezor::{Session, Trezor};
 use coldlink_types::{ConnectionKind, DeviceDescriptor, DeviceState, Fingerprint, Vendor};
 use serde::Serialize;
 
@@ -43,7 +46,18 @@ pub struct DeviceService {
     /// Endpoints added while running (the demo device), with the name to show for each.
     extra: Arc<Mutex<Vec<(EmulatorEndpoint, String)>>>,
     /// Last status read per device id, kept while a device is busy with another session.
-    last_status: Arc<Mutex<HashMap<String, LedgerStatus>>>,
+    last_status: Arc<Mutex<HashMap<String, Status>>>,
+    /// Devices an operation of ours is using now; scans do not talk to them meanwhile.
+    in_use: Arc<Mutex<HashSet<String>>>,
+}
+
+/// What a scan learns by asking a device.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Status {
+    locked: bool,
+    app: Option<(String, String)>,
+    fingerprint: Option<Fingerprint>,
+    model_name: Option<String>,
 }
 
 impl DeviceService {
@@ -53,7 +67,24 @@ impl DeviceService {
             endpoints,
             extra: Arc::default(),
             last_status: Arc::default(),
+            in_use: Arc::default(),
         }
+    }
+
+    /// Marks `id` as in use by an operation until [`DeviceService::release`].
+    pub(crate) fn claim(&self, id: &str) {
+        self.in_use
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(id.to_owned());
+    }
+
+    /// Ends [`DeviceService::claim`].
+    pub(crate) fn release(&self, id: &str) {
+        self.in_use
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(id);
     }
 
     /// Scans now, and asks each Ledger which app is open (and, in the Bitcoin app, its
@@ -64,15 +95,21 @@ impl DeviceService {
         endpoints.extend(extra.iter().map(|(e, _)| *e));
         let s = scan(&endpoints, PROBE_TIMEOUT);
         let mut devices = s.devices;
-        for d in devices.iter_mut() {
-            if let Some((_, name)) = extra.iter().find(|(e, _)| e.id() == d.id) {
-                d.model_name = name.clone();
-            }
-        }
+        let in_use = self
+            .in_use
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
         let mut cache = self.last_status.lock().unwrap_or_else(|p| p.into_inner());
         cache.retain(|id, _| devices.iter().any(|d| &d.id == id));
-        for d in devices.iter_mut().filter(|d| d.vendor == Vendor::Ledger) {
-            let status = match ledger_status(d) {
+        for d in devices.iter_mut() {
+            let probe = match d.vendor {
+                _ if in_use.contains(&d.id) => Err(SignerError::Timeout),
+                Vendor::Ledger => ledger_status(d),
+                Vendor::Trezor | Vendor::Keepkey => trezor_status(d),
+                _ => continue,
+            };
+            let status = match probe {
                 Ok(st) => {
                     cache.insert(d.id.clone(), st.clone());
                     Some(st)
@@ -86,6 +123,11 @@ impl DeviceService {
             };
             if let Some(st) = status {
                 apply(d, st);
+            }
+        }
+        for d in devices.iter_mut() {
+            if let Some((_, name)) = extra.iter().find(|(e, _)| e.id() == d.id) {
+                d.model_name = name.clone();
             }
         }
         DeviceList {
@@ -145,7 +187,7 @@ impl DeviceService {
     }
 }
 
-fn ledger_status(d: &DeviceDescriptor) -> Result<LedgerStatus, SignerError> {
+fn ledger_status(d: &DeviceDescriptor) -> Result<Status, SignerError> {
     let mut dev: Box<dyn Exchange> = match d.connection {
         ConnectionKind::SpeculosTcp => {
             let addr = d
@@ -162,10 +204,64 @@ fn ledger_status(d: &DeviceDescriptor) -> Result<LedgerStatus, SignerError> {
         }
         _ => return Err(SignerError::Unsupported("report its status")),
     };
-    read_status(dev.as_mut())
+    let st = read_status(dev.as_mut())?;
+    Ok(Status {
+        locked: st.locked,
+        app: st.app,
+        fingerprint: st.fingerprint.map(|f| Fingerprint(f.to_bytes())),
+        model_name: None,
+    })
 }
 
-fn apply(d: &mut DeviceDescriptor, st: LedgerStatus) {
+/// Asks a Trezor-family device for its Features without starting a session (so a passphrase
+/// session in use elsewhere is not reset), and, when no PIN or passphrase stands in the way,
+/// for its fingerprint.
+fn trezor_status(d: &DeviceDescriptor) -> Result<Status, SignerError> {
+    let t: Box<dyn Transport> = match d.connection {
+        ConnectionKind::TrezorEmulatorUdp => {
+            let addr = d
+                .id
+                .strip_prefix("trezor-emu:")
+                .and_then(|a| a.parse().ok())
+                .ok_or_else(|| SignerError::InvalidRequest(format!("bad device id {}", d.id)))?;
+            Box::new(UdpTransport::connect(addr).map_err(|_| SignerError::Disconnected)?)
+        }
+        ConnectionKind::WebUsb if d.state == DeviceState::Available => {
+            let location = d.id.strip_prefix("usb:").unwrap_or(&d.id);
+            Box::new(UsbTransport::open(location).map_err(|_| SignerError::Timeout)?)
+        }
+        ConnectionKind::UsbHid if d.state == DeviceState::Available => {
+            let path = d.id.strip_prefix("hid:").unwrap_or(&d.id);
+            Box::new(HidTransport::open_path(path).map_err(|_| SignerError::Timeout)?)
+        }
+        _ => return Err(SignerError::Unsupported("report its status")),
+    };
+    let mut session = Session::new(t).with_timeout(STATUS_TIMEOUT);
+    // Never type a passphrase "on the device" on behalf of a scan.
+    session.set_passphrase_on_device(false);
+    let mut dev = Trezor::from_features(
+        session,
+        bitcoin::Network::Bitcoin,
+        std::sync::Arc::new(Headless),
+    )?;
+    let info = dev.info().clone();
+    let fingerprint = if info.initialized && info.unlocked && !info.passphrase_protection {
+        dev.fingerprint().ok()
+    } else {
+        None
+    };
+    Ok(Status {
+        locked: !info.unlocked,
+        app: Some(("Firmware".to_owned(), info.firmware.clone())),
+        fingerprint,
+        model_name: Some(match &info.label {
+            Some(l) => format!("{} “{l}”", info.model_name),
+            None => info.model_name.clone(),
+        }),
+    })
+}
+
+fn apply(d: &mut DeviceDescriptor, st: Status) {
     if st.locked {
         d.state = DeviceState::Locked;
     }
@@ -173,7 +269,10 @@ fn apply(d: &mut DeviceDescriptor, st: LedgerStatus) {
         d.app = Some(app);
         d.app_version = Some(version);
     }
-    d.fingerprint = st.fingerprint.map(|f| Fingerprint(f.to_bytes()));
+    if let Some(name) = st.model_name {
+        d.model_name = name;
+    }
+    d.fingerprint = st.fingerprint;
 }
 
 /// A running device watch; dropping it stops the thread.

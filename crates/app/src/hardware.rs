@@ -7,13 +7,22 @@ use std::{
     time::Duration,
 };
 
-use alloy_consensus::TxEnvelope;
+use alloy_consensus::{Signed, TxEnvelope, TypedTransaction};
 use alloy_eips::eip2718::Encodable2718;
-use bitcoin::bip32::DerivationPath;
-use coldlink_bridge::HidTransport;
+use alloy_primitives::{Address, Signature};
+use bitcoin::{
+    bip32::{ChildNumber, DerivationPath, Fingerprint, Xpub},
+    Network,
+};
+use coldlink_bridge::{HidTransport, Transport, UdpTransport, UsbTransport};
 use coldlink_ledger::{btc, dashboard, eth, Exchange, HidExchange, SpeculosExchange};
 use coldlink_signer::SignerError;
-use coldlink_sim::ledger::{InProcess, LedgerSim};
+use coldlink_sim::{
+    ledger::{InProcess, LedgerSim},
+    trezor::{self, TrezorOptions, TrezorSim},
+};
+use coldlink_trezor::{Session, Trezor};
+use coldlink_types::Vendor;
 use serde::Serialize;
 
 use crate::{evm_request::EvmTxRequest, AppError, Coldlink};
@@ -21,6 +30,9 @@ use crate::{evm_request::EvmTxRequest, AppError, Coldlink};
 /// The public test mnemonic the demo device holds. Never for funds.
 pub const DEMO_MNEMONIC: &str =
     "abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon about";
+
+/// The seed of the simulated Trezor: the one Trezor's own device tests use. Never for funds.
+pub const TREZOR_DEMO_MNEMONIC: &str = "all all all all all all all all all all all all";
 
 /// How long to wait for the person at the device.
 const USER_TIMEOUT: Duration = Duration::from_secs(180);
@@ -62,28 +74,177 @@ fn hex0x(b: &[u8]) -> String {
     format!("0x{}", alloy_primitives::hex::encode(b))
 }
 
-/// Opens a device by its `--device` id.
-pub(crate) fn open_device(id: &str) -> Result<Box<dyn Exchange>, AppError> {
-    if let Some(addr) = id.strip_prefix("speculos:") {
-        let addr = addr.parse().map_err(|_| {
+/// A device opened for one operation.
+pub(crate) enum Opened {
+    /// APDUs to a Ledger.
+    Ledger(Box<dyn Exchange>),
+    /// A Trezor-family session.
+    Trezor(Box<Trezor>),
+}
+
+/// The network a path's coin type names (1' is every test network).
+fn network_of(path: &DerivationPath) -> Network {
+    match path.into_iter().nth(1) {
+        Some(ChildNumber::Hardened { index: 1 }) => Network::Testnet,
+        _ => Network::Bitcoin,
+    }
+}
+
+impl Opened {
+    /// The master fingerprint (on a Ledger, from the Bitcoin app).
+    pub(crate) fn fingerprint(&mut self) -> Result<Fingerprint, AppError> {
+        match self {
+            Opened::Ledger(dev) => {
+                ensure_app(dev.as_mut(), "Bitcoin")?;
+                Ok(btc::master_fingerprint(dev.as_mut())?)
+            }
+            Opened::Trezor(t) => Ok(Fingerprint::from(t.fingerprint()?.0)),
+        }
+    }
+
+    /// The extended public key at `path`, shown on the device with `display`.
+    pub(crate) fn xpub(&mut self, path: &DerivationPath, display: bool) -> Result<Xpub, AppError> {
+        match self {
+            Opened::Ledger(dev) => {
+                ensure_app(dev.as_mut(), "Bitcoin")?;
+                Ok(btc::extended_pubkey(dev.as_mut(), path, display)?)
+            }
+            Opened::Trezor(t) => Ok(t.public_node(path, None, display)?.0),
+        }
+    }
+
+    fn eth_address(&mut self, path: &DerivationPath, display: bool) -> Result<Address, AppError> {
+        match self {
+            Opened::Ledger(dev) => {
+                ensure_app(dev.as_mut(), "Ethereum")?;
+                Ok(eth::address(dev.as_mut(), path, display, false)?.address)
+            }
+            Opened::Trezor(t) => Ok(t.eth_address(path, display)?),
+        }
+    }
+
+    fn eth_sign(
+        &mut self,
+        path: &DerivationPath,
+        tx: TypedTransaction,
+    ) -> Result<Signed<TypedTransaction>, AppError> {
+        match self {
+            Opened::Ledger(dev) => {
+                ensure_app(dev.as_mut(), "Ethereum")?;
+                Ok(eth::sign_transaction(dev.as_mut(), path, tx)?)
+            }
+            Opened::Trezor(t) => Ok(t.eth_sign_transaction(path, tx)?),
+        }
+    }
+
+    fn eth_sign_message(
+        &mut self,
+        path: &DerivationPath,
+        message: &[u8],
+    ) -> Result<(Signature, Address), AppError> {
+        match self {
+            Opened::Ledger(dev) => {
+                ensure_app(dev.as_mut(), "Ethereum")?;
+                Ok(eth::sign_personal_message(dev.as_mut(), path, message)?)
+            }
+            Opened::Trezor(t) => Ok(t.eth_sign_message(path, message)?),
+        }
+    }
+}
+
+/// Marks a device as in use by an operation (discovery leaves it alone meanwhile) and clears
+/// the prompt shown for it when the operation ends, however it ends.
+pub(crate) struct InUse<'a> {
+    app: &'a Coldlink,
+    id: String,
+}
+
+impl Drop for InUse<'_> {
+    fn drop(&mut self) {
+        self.app.devices().release(&self.id);
+        self.app.prompts.clear();
+    }
+}
+
+impl Coldlink {
+    /// Opens a device by its `--device` id for an operation on `network` (which only
+    /// Trezor-family devices need to know up front).
+    pub(crate) fn open_device(
+        &self,
+        id: &str,
+        network: Network,
+    ) -> Result<(Opened, InUse<'_>), AppError> {
+        let guard = InUse {
+            app: self,
+            id: id.to_owned(),
+        };
+        self.devices().claim(id);
+        let opened = self.open_unguarded(id, network)?;
+        Ok((opened, guard))
+    }
+
+    fn trezor(&self, t: Box<dyn Transport>, network: Network) -> Result<Opened, AppError> {
+        let session = Session::new(t).with_timeout(USER_TIMEOUT);
+        let ui = self.interaction();
+        Ok(Opened::Trezor(Box::new(Trezor::open_session(
+            session, network, ui,
+        )?)))
+    }
+
+    fn open_unguarded(&self, id: &str, network: Network) -> Result<Opened, AppError> {
+        let bad_addr = |kind: &str| {
             AppError::invalid(format!(
-                "“{id}”: expected speculos:HOST:PORT with a numeric IP"
+                "“{id}”: expected {kind}:HOST:PORT with a numeric IP"
             ))
-        })?;
-        let ex = SpeculosExchange::connect(addr, USER_TIMEOUT).map_err(SignerError::from)?;
-        return Ok(Box::new(ex));
+        };
+        if let Some(addr) = id.strip_prefix("speculos:") {
+            let addr = addr.parse().map_err(|_| bad_addr("speculos"))?;
+            let ex = SpeculosExchange::connect(addr, USER_TIMEOUT).map_err(SignerError::from)?;
+            return Ok(Opened::Ledger(Box::new(ex)));
+        }
+        if let Some(addr) = id.strip_prefix("trezor-emu:") {
+            let addr = addr.parse().map_err(|_| bad_addr("trezor-emu"))?;
+            return self.trezor(Box::new(UdpTransport::connect(addr)?), network);
+        }
+        if let Some(location) = id
+            .strip_prefix("usb:")
+            .or_else(|| id.strip_prefix("webusb:"))
+        {
+            return self.trezor(Box::new(UsbTransport::open(location)?), network);
+        }
+        if let Some(path) = id.strip_prefix("hid:") {
+            // The same HID framing name covers Ledgers and old Trezor One / KeepKey firmware;
+            // the USB vendor says which protocol the device speaks.
+            let vendor = coldlink_bridge::usb_devices()
+                .devices
+                .into_iter()
+                .find(|d| d.id == id)
+                .map(|d| d.vendor);
+            let t = HidTransport::open_path(path)?;
+            return match vendor {
+                Some(Vendor::Trezor | Vendor::Keepkey) => self.trezor(Box::new(t), network),
+                _ => Ok(Opened::Ledger(Box::new(
+                    HidExchange::new(t).with_timeout(USER_TIMEOUT),
+                ))),
+            };
+        }
+        if id == "sim:ledger" {
+            let sim =
+                LedgerSim::new(DEMO_MNEMONIC).map_err(|e| AppError::internal(e.to_string()))?;
+            return Ok(Opened::Ledger(Box::new(InProcess(Arc::new(Mutex::new(
+                sim,
+            ))))));
+        }
+        if id == "sim:trezor" {
+            let sim = TrezorSim::new(TREZOR_DEMO_MNEMONIC, TrezorOptions::default())
+                .map_err(|e| AppError::internal(e.to_string()))?;
+            let t = trezor::InProcess::new(Arc::new(Mutex::new(sim)));
+            return self.trezor(Box::new(t), network);
+        }
+        Err(AppError::invalid(format!(
+            "unknown device “{id}”: use an id from `coldlink devices` (hid:…, usb:…, speculos:HOST:PORT, trezor-emu:HOST:PORT) or sim:ledger / sim:trezor"
+        )))
     }
-    if let Some(path) = id.strip_prefix("hid:") {
-        let t = HidTransport::open_path(path)?;
-        return Ok(Box::new(HidExchange::new(t).with_timeout(USER_TIMEOUT)));
-    }
-    if id == "sim:ledger" {
-        let sim = LedgerSim::new(DEMO_MNEMONIC).map_err(|e| AppError::internal(e.to_string()))?;
-        return Ok(Box::new(InProcess(Arc::new(Mutex::new(sim)))));
-    }
-    Err(AppError::invalid(format!(
-        "unknown device “{id}”: use an id from `coldlink devices` (hid:…, speculos:HOST:PORT) or sim:ledger"
-    )))
 }
 
 /// Makes sure an app whose name starts with `app` is open, opening it if the device is on the
@@ -134,29 +295,25 @@ impl Coldlink {
             })
     }
 
-    /// The device's master fingerprint (opens the Bitcoin app if needed).
+    /// The device's master fingerprint (opens the Bitcoin app if needed; asks a Trezor's PIN
+    /// or passphrase through the device prompt).
     pub fn master_fingerprint(&self, device: &str) -> Result<String, AppError> {
-        let mut dev = open_device(device)?;
-        ensure_app(dev.as_mut(), "Bitcoin")?;
-        Ok(btc::master_fingerprint(dev.as_mut())?.to_string())
+        let (mut dev, _in_use) = self.open_device(device, Network::Bitcoin)?;
+        Ok(dev.fingerprint()?.to_string())
     }
 
     /// The extended public key at `path`, shown on the device with `display`.
     pub fn xpub(&self, device: &str, path: &str, display: bool) -> Result<String, AppError> {
         let path = parse_path(path)?;
-        let mut dev = open_device(device)?;
-        ensure_app(dev.as_mut(), "Bitcoin")?;
-        Ok(btc::extended_pubkey(dev.as_mut(), &path, display)?.to_string())
+        let (mut dev, _in_use) = self.open_device(device, network_of(&path))?;
+        Ok(dev.xpub(&path, display)?.to_string())
     }
 
     /// The Ethereum address at `path` (EIP-55), shown on the device with `display`.
     pub fn eth_address(&self, device: &str, path: &str, display: bool) -> Result<String, AppError> {
         let path = parse_path(path)?;
-        let mut dev = open_device(device)?;
-        ensure_app(dev.as_mut(), "Ethereum")?;
-        Ok(eth::address(dev.as_mut(), &path, display, false)?
-            .address
-            .to_checksum(None))
+        let (mut dev, _in_use) = self.open_device(device, Network::Bitcoin)?;
+        Ok(dev.eth_address(&path, display)?.to_checksum(None))
     }
 
     /// Signs an EVM transaction after the user confirms it on the device.
@@ -168,9 +325,8 @@ impl Coldlink {
     ) -> Result<SignedEvmTx, AppError> {
         let tx = request.build()?;
         let path = parse_path(path)?;
-        let mut dev = open_device(device)?;
-        ensure_app(dev.as_mut(), "Ethereum")?;
-        let signed = eth::sign_transaction(dev.as_mut(), &path, tx)?;
+        let (mut dev, _in_use) = self.open_device(device, Network::Bitcoin)?;
+        let signed = dev.eth_sign(&path, tx)?;
         let from = signed
             .recover_signer()
             .map_err(|e| AppError::from(SignerError::BadResponse(e.to_string())))?;
@@ -191,9 +347,8 @@ impl Coldlink {
         message: &[u8],
     ) -> Result<SignedMessage, AppError> {
         let path = parse_path(path)?;
-        let mut dev = open_device(device)?;
-        ensure_app(dev.as_mut(), "Ethereum")?;
-        let (sig, address) = eth::sign_personal_message(dev.as_mut(), &path, message)?;
+        let (mut dev, _in_use) = self.open_device(device, Network::Bitcoin)?;
+        let (sig, address) = dev.eth_sign_message(&path, message)?;
         Ok(SignedMessage {
             signature: hex0x(&sig.as_bytes()),
             address: address.to_checksum(None),
@@ -226,6 +381,31 @@ mod tests {
     }
 
     #[test]
+    fn the_simulated_trezor_answers_trezors_own_fixtures() {
+        let a = app();
+        assert_eq!(a.master_fingerprint("sim:trezor").expect("fp"), "5c9e228d");
+        assert_eq!(
+            a.eth_address("sim:trezor", "m/44'/60'/0'/0/0", false)
+                .expect("addr"),
+            "0x73d0385F4d8E00C5e6504C6030F47BF6212736A8"
+        );
+        assert_eq!(
+            a.xpub("sim:trezor", "84h/0h/0h", false).expect("xpub"),
+            "xpub6DDUPHpUo4pcy43iJeZjbSVWGav1SMMmuWdMHiGtkK8rhKmfbomtkwW6GKs1GGAKehT6QRocrmda3WWxXawpjmwaUHfFRXuKrXSapdckEYF"
+        );
+        let req = EvmTxRequest::from_json(r#"{"chainId":1,"nonce":0,"to":"0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed","value":"1","gasLimit":21000,"maxFeePerGas":"2","maxPriorityFeePerGas":"1"}"#).expect("req");
+        let s = a
+            .eth_sign_transaction("sim:trezor", "m/44'/60'/0'/0/0", &req)
+            .expect("signed");
+        assert_eq!(s.from, "0x73d0385F4d8E00C5e6504C6030F47BF6212736A8");
+        assert_eq!(
+            a.device_prompt(),
+            None,
+            "the prompt is cleared after the operation"
+        );
+    }
+
+    #[test]
     fn signing_returns_a_verified_transaction() {
         let req = EvmTxRequest::from_json(r#"{"chainId":1,"nonce":0,"to":"0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed","value":"1","gasLimit":21000,"maxFeePerGas":"2","maxPriorityFeePerGas":"1"}"#).expect("req");
         let s = app()
@@ -242,7 +422,13 @@ mod tests {
     #[test]
     fn bad_device_ids_and_paths_are_input_errors() {
         let a = app();
-        for id in ["", "usb", "speculos:localhost:9999", "sim:trezor"] {
+        for id in [
+            "",
+            "usb",
+            "speculos:localhost:9999",
+            "trezor-emu:localhost:1",
+            "sim:keepkey",
+        ] {
             assert_eq!(
                 a.master_fingerprint(id).expect_err(id).kind,
                 ErrorKind::InvalidInput

@@ -10,15 +10,17 @@ mod devices;
 mod error;
 mod evm_request;
 mod hardware;
+mod prompts;
 mod soft_wallet;
 
 pub use bitcoin_ops::{parse_chain, parse_kind, parse_psbt, Descriptors, SignedPsbt};
 pub use config::{AppConfig, EmulatorSetting, ENV_DATA_DIR, ENV_SPECULOS, ENV_TREZOR_EMULATOR};
-pub use demo::{DemoDevice, DEMO_NAME};
+pub use demo::{DemoDevice, DemoScreen, DEMO_NAME, DEMO_TREZOR_NAME, DEMO_TREZOR_PIN};
 pub use devices::{DeviceList, DeviceService, DeviceWatch};
 pub use error::{AppError, ErrorKind};
 pub use evm_request::{parse_address, EvmTxRequest};
-pub use hardware::{SignedEvmTx, SignedMessage, DEMO_MNEMONIC};
+pub use hardware::{SignedEvmTx, SignedMessage, DEMO_MNEMONIC, TREZOR_DEMO_MNEMONIC};
+pub use prompts::DevicePrompt;
 pub use soft_wallet::{CreatedWallet, NewPhrase, WalletStatus};
 
 use serde::Serialize;
@@ -40,6 +42,19 @@ pub struct Coldlink {
     devices: DeviceService,
     demo: demo::DemoSlot,
     soft: soft_wallet::SoftSlot,
+    prompts: prompts::Prompts,
+    /// Who answers devices' questions; the UI's prompt slot unless replaced (the CLI asks on
+    /// its terminal).
+    interaction: Option<Ui>,
+}
+
+#[derive(Clone)]
+struct Ui(std::sync::Arc<dyn coldlink_signer::Interaction>);
+
+impl std::fmt::Debug for Ui {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Interaction")
+    }
 }
 
 impl Coldlink {
@@ -51,6 +66,26 @@ impl Coldlink {
             devices,
             demo: demo::DemoSlot::default(),
             soft: soft_wallet::SoftSlot::default(),
+            prompts: prompts::Prompts::default(),
+            interaction: None,
+        }
+    }
+
+    /// Has `ui` answer devices' questions (PIN matrix, passphrase) instead of the UI's prompt
+    /// slot.
+    pub fn with_interaction(
+        mut self,
+        ui: std::sync::Arc<dyn coldlink_signer::Interaction>,
+    ) -> Self {
+        self.interaction = Some(Ui(ui));
+        self
+    }
+
+    /// Who answers devices' questions now.
+    pub(crate) fn interaction(&self) -> std::sync::Arc<dyn coldlink_signer::Interaction> {
+        match &self.interaction {
+            Some(ui) => std::sync::Arc::clone(&ui.0),
+            None => std::sync::Arc::new(self.prompts.clone()),
         }
     }
 

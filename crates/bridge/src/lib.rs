@@ -12,5 +12,6 @@ pub use discovery::{
     probe_emulator, scan, usb_devices, EmulatorEndpoint, EmulatorKind, Scan, ScanWarning,
 };
 pub use transport::{
-    HidTransport, TcpReportTransport, Transport, TransportError, UdpTransport, PACKET_SIZE,
+    HidTransport, TcpReportTransport, Transport, TransportError, UdpTransport, UsbTransport,
+    PACKET_SIZE,
 };

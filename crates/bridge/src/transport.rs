@@ -234,6 +234,85 @@ impl Transport for TcpReportTransport {
     }
 }
 
+/// The USB vendor interface ("WebUSB") of a Trezor or KeepKey, through libusb: interface 0,
+/// 64-byte interrupt transfers on endpoint 1 (out) and 0x81 (in).
+pub struct UsbTransport {
+    handle: rusb::DeviceHandle<rusb::GlobalContext>,
+}
+
+const USB_INTERFACE: u8 = 0;
+const USB_EP_OUT: u8 = 0x01;
+const USB_EP_IN: u8 = 0x81;
+
+fn map_usb_error(e: rusb::Error, timeout: Duration) -> TransportError {
+    match e {
+        rusb::Error::Timeout => TransportError::Timeout(timeout),
+        rusb::Error::NoDevice | rusb::Error::NotFound | rusb::Error::Pipe => {
+            TransportError::Disconnected
+        }
+        rusb::Error::Access => TransportError::NoPermission,
+        // Claiming fails with Busy while Trezor Bridge, Suite or a browser holds the interface.
+        rusb::Error::Busy => TransportError::Busy,
+        other => TransportError::Io(other.to_string()),
+    }
+}
+
+impl UsbTransport {
+    /// Opens the device at `location` ("BUS-PORTS", as in the `usb:` device ids discovery
+    /// gives) and claims its vendor interface.
+    pub fn open(location: &str) -> Result<Self, TransportError> {
+        let list = rusb::devices().map_err(|e| map_usb_error(e, Duration::ZERO))?;
+        let device = list
+            .iter()
+            .find(|d| {
+                let ports = d
+                    .port_numbers()
+                    .map(|p| p.iter().map(u8::to_string).collect::<Vec<_>>().join("."))
+                    .unwrap_or_else(|_| d.address().to_string());
+                format!("{}-{}", d.bus_number(), ports) == location
+            })
+            .ok_or(TransportError::Disconnected)?;
+        let handle = device
+            .open()
+            .map_err(|e| map_usb_error(e, Duration::ZERO))?;
+        handle
+            .claim_interface(USB_INTERFACE)
+            .map_err(|e| map_usb_error(e, Duration::ZERO))?;
+        Ok(Self { handle })
+    }
+}
+
+impl Drop for UsbTransport {
+    fn drop(&mut self) {
+        let _ = self.handle.release_interface(USB_INTERFACE);
+    }
+}
+
+impl Transport for UsbTransport {
+    fn write_packet(&mut self, packet: &[u8]) -> Result<(), TransportError> {
+        if packet.len() != PACKET_SIZE {
+            return Err(TransportError::BadPacket(packet.len()));
+        }
+        let t = Duration::from_secs(5);
+        match self.handle.write_interrupt(USB_EP_OUT, packet, t) {
+            Ok(n) if n == PACKET_SIZE => Ok(()),
+            Ok(n) => Err(TransportError::Io(format!("short write of {n} bytes"))),
+            Err(e) => Err(map_usb_error(e, t)),
+        }
+    }
+
+    fn read_packet(&mut self, timeout: Duration) -> Result<[u8; PACKET_SIZE], TransportError> {
+        let mut buf = [0u8; PACKET_SIZE];
+        // libusb treats 0 as "forever".
+        let t = timeout.max(Duration::from_millis(1));
+        match self.handle.read_interrupt(USB_EP_IN, &mut buf, t) {
+            Ok(PACKET_SIZE) => Ok(buf),
+            Ok(n) => Err(TransportError::Io(format!("short read of {n} bytes"))),
+            Err(e) => Err(map_usb_error(e, timeout)),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -147,26 +147,39 @@ fn dispatch(app: &Coldlink, args: &[String]) -> Result<Value, AppError> {
 }
 
 fn enumerate(app: &Coldlink) -> Value {
+    use coldlink_types::{DeviceState, Vendor};
     let list = app.devices().list();
     let entries: Vec<Value> = list
         .devices
         .iter()
-        .filter(|d| d.vendor == coldlink_types::Vendor::Ledger)
+        .filter(|d| matches!(d.vendor, Vendor::Ledger | Vendor::Trezor | Vendor::Keepkey))
         .map(|d| {
+            let (kind, sim) = match d.vendor {
+                Vendor::Ledger => ("ledger", "ledger_simulator"),
+                Vendor::Keepkey => ("keepkey", "keepkey_simulator"),
+                _ => ("trezor", "trezor_simulator"),
+            };
+            let trezor_like = d.vendor != Vendor::Ledger;
+            let locked = d.state == DeviceState::Locked;
             let mut e = json!({
-                "type": "ledger",
-                "model": if d.emulated { "ledger_simulator".to_owned() } else {
+                "type": kind,
+                "model": if d.emulated { sim.to_owned() } else {
                     d.model_name.to_lowercase().replace(' ', "_")
                 },
                 "label": null,
                 "path": d.id,
-                "needs_pin_sent": false,
+                // A Trezor One / KeepKey takes its PIN through the host's matrix.
+                "needs_pin_sent": trezor_like && locked,
                 "needs_passphrase_sent": false,
             });
             match (&d.fingerprint, d.state) {
                 (Some(fp), _) => e["fingerprint"] = json!(fp.to_string()),
-                (None, coldlink_types::DeviceState::Locked) => {
+                (None, DeviceState::Locked) => {
                     e["error"] = json!("The device is locked: unlock it with its PIN");
+                    e["code"] = json!(-12);
+                }
+                (None, _) if trezor_like => {
+                    e["error"] = json!("The fingerprint could not be read (is a passphrase set?)");
                     e["code"] = json!(-12);
                 }
                 (None, _) => {

@@ -9,6 +9,7 @@ use coldlink_app::{parse_chain, parse_kind, AppError, Coldlink, DeviceList, EvmT
 use serde_json::json;
 
 mod hwi;
+mod terminal;
 
 const ETH_PATH: &str = "m/44'/60'/0'/0/0";
 
@@ -185,7 +186,7 @@ fn emit(json: bool, key: &str, value: &str) {
 }
 
 fn run(cli: &Cli) -> Result<(), AppError> {
-    let app = Coldlink::from_env()?;
+    let app = Coldlink::from_env()?.with_interaction(std::sync::Arc::new(terminal::Terminal));
     match &cli.command {
         Command::Devices => {
             let list = app.devices().list();

@@ -158,6 +158,26 @@ impl Trezor {
         })
     }
 
+    /// Like [`Trezor::open_session`] but reads the Features with GetFeatures, leaving the
+    /// device's current session (and its cached passphrase) alone: for status probes.
+    pub fn from_features(
+        mut session: Session,
+        network: Network,
+        ui: Arc<dyn Interaction>,
+    ) -> Result<Self, SignerError> {
+        let f: m::Features = session.call(
+            &m::GetFeatures {},
+            &Prompt::Other("Reading the device".into()),
+            ui.as_ref(),
+        )?;
+        Ok(Self {
+            session,
+            info: DeviceInfo::from_features(&f),
+            network,
+            ui,
+        })
+    }
+
     /// What the device said about itself when the session started.
     pub fn info(&self) -> &DeviceInfo {
         &self.info

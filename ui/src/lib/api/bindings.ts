@@ -13,6 +13,21 @@ export const commands = {
 	startDemoDevice: () => typedError<DemoDevice, AppError>(__TAURI_INVOKE("start_demo_device")),
 	/**  Stops the demo Ledger. */
 	stopDemoDevice: () => typedError<null, AppError>(__TAURI_INVOKE("stop_demo_device")),
+	/**  What the simulated demo devices' screens show now. */
+	demoScreens: () => typedError<DemoScreen[], AppError>(__TAURI_INVOKE("demo_screens")),
+	/**
+	 *  Reads a device's master fingerprint; on a locked Trezor this is how it is unlocked (the
+	 *  PIN question arrives through `device_prompt`).
+	 */
+	deviceFingerprint: (id: string) => typedError<string, AppError>(__TAURI_INVOKE("device_fingerprint", { id })),
+	/**  What a running device operation waits for (confirm, PIN matrix, passphrase), if anything. */
+	devicePrompt: () => typedError<DevicePrompt | null, AppError>(__TAURI_INVOKE("device_prompt")),
+	/**  Answers a PIN matrix with clicked positions (never digits). */
+	answerPinMatrix: (positions: string) => typedError<null, AppError>(__TAURI_INVOKE("answer_pin_matrix", { positions })),
+	/**  Answers a passphrase request (`null`: type it on the device). */
+	answerPassphrase: (passphrase: string | null) => typedError<null, AppError>(__TAURI_INVOKE("answer_passphrase", { passphrase })),
+	/**  Cancels the PIN or passphrase question. */
+	cancelDevicePrompt: () => typedError<null, AppError>(__TAURI_INVOKE("cancel_device_prompt")),
 	/**  The software wallet's state. */
 	walletStatus: () => typedError<WalletStatus, AppError>(__TAURI_INVOKE("wallet_status")),
 	/**  A new recovery phrase for the backup screen (the one time words go to the UI). */
@@ -86,10 +101,24 @@ export type CreatedWallet = {
 	keyringNote: string | null,
 };
 
-/**  Where the demo device answers. */
+/**  Where the demo devices answer. */
 export type DemoDevice = {
-	/**  Its device id (`speculos:127.0.0.1:PORT`). */
+	/**  The Ledger's device id (`speculos:127.0.0.1:PORT`). */
 	id: string,
+	/**  The Trezor's device id (`trezor-emu:127.0.0.1:PORT`). */
+	trezorId: string,
+	/**  The Trezor's PIN, to type on the PIN pad. */
+	trezorPin: string,
+};
+
+/**  What a simulated device's screen shows now. */
+export type DemoScreen = {
+	/**  The device. */
+	deviceId: string,
+	/**  Screen title. */
+	title: string,
+	/**  (label, value) lines. */
+	fields: ([string, string])[],
 };
 
 /**  One hardware wallet (or emulator endpoint) that discovery found. */
@@ -130,6 +159,19 @@ export type DeviceList = {
 	/**  Buses that could not be read, in words for people. */
 	warnings: string[],
 };
+
+/**  What the device is waiting for, as the UI shows it. */
+export type DevicePrompt = 
+/**  Confirm on the device; `lines` repeat what it shows. */
+{ kind: "confirmOnDevice"; 
+/**  Title. */
+title: string; 
+/**  (label, value) pairs in the device's order. */
+lines: ([string, string])[] } | 
+/**  Click, on the blank 3×3 pad, the cells where the device shows your PIN's digits. */
+{ kind: "pinMatrix" } | 
+/**  Type the passphrase here, or choose to type it on the device (when it can). */
+{ kind: "passphrase" };
 
 /**  Whether the device can be used now. */
 export type DeviceState = 

@@ -4,6 +4,8 @@ import { commands, events, type AppError, type DeviceList, type AppInfo } from "
 
 export type { AppError, AppInfo, DeviceList };
 export type {
+  DemoScreen,
+  DevicePrompt,
   DeviceDescriptor,
   DeviceState,
   EmulatorSetting,
@@ -35,6 +37,12 @@ export const api = {
   frontendReady: (page: string) => call(commands.frontendReady(page)),
   startDemoDevice: () => call(commands.startDemoDevice()),
   stopDemoDevice: () => call(commands.stopDemoDevice()),
+  demoScreens: () => call(commands.demoScreens()),
+  deviceFingerprint: (id: string) => call(commands.deviceFingerprint(id)),
+  devicePrompt: () => call(commands.devicePrompt()),
+  answerPinMatrix: (positions: string) => call(commands.answerPinMatrix(positions)),
+  answerPassphrase: (passphrase: string | null) => call(commands.answerPassphrase(passphrase)),
+  cancelDevicePrompt: () => call(commands.cancelDevicePrompt()),
   walletStatus: () => call(commands.walletStatus()),
   walletNewPhrase: (words: number) => call(commands.walletNewPhrase(words)),
   walletCreate: (answers: string[], passphrase: string, password: string, useKeyring: boolean) =>
