@@ -5,13 +5,9 @@
 //! anvil is started with the public "abandon … about" mnemonic, so the simulated device's
 //! first account is pre-funded.
 
-// Test helpers outside #[test] functions may fail the test loudly.
-#![allow(clippy::panic)]
+mod common;
 
 use std::{
-    io::{Read, Write},
-    net::{TcpListener, TcpStream},
-    process::{Child, Command, Stdio},
     str::FromStr,
     time::{Duration, Instant},
 };
@@ -22,80 +18,16 @@ use alloy_primitives::{address, Address, Bytes, TxKind, U256};
 use bitcoin::bip32::DerivationPath;
 use coldlink_ledger::{eth, SpeculosExchange};
 use coldlink_sim::ledger::{spawn_speculos, LedgerSim};
+use common::{hex, rpc_raw, start_anvil, u256, CHAIN};
 use serde_json::{json, Value};
 
 const MNEMONIC: &str =
     "abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon about";
-const CHAIN: u64 = 31337;
 const TO: Address = address!("00000000000000000000000000000000c0ffee01");
-
-struct Anvil {
-    child: Child,
-    port: u16,
-}
-
-impl Drop for Anvil {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn anvil_binary() -> String {
-    std::env::var("COLDLINK_ANVIL").unwrap_or_else(|_| {
-        let home = std::env::var("HOME").unwrap_or_default();
-        format!("{home}/.cache/coldlink/tools/node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil")
-    })
-}
-
-fn start_anvil() -> Anvil {
-    let port = TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("free port")
-        .port();
-    let bin = anvil_binary();
-    let child = Command::new(&bin)
-        .args(["--host", "127.0.0.1", "--port", &port.to_string()])
-        .args(["--chain-id", &CHAIN.to_string(), "--mnemonic", MNEMONIC])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot start anvil at {bin} ({e}): run scripts/setup"));
-    let anvil = Anvil { child, port };
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while rpc_raw(port, "eth_chainId", json!([])).is_err() {
-        assert!(Instant::now() < deadline, "anvil did not start");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    anvil
-}
-
-/// JSON-RPC over HTTP/1.0 (so the node answers without chunked encoding).
-fn rpc_raw(port: u16, method: &str, params: Value) -> Result<Value, String> {
-    let body = json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params}).to_string();
-    let mut s = TcpStream::connect(("127.0.0.1", port)).map_err(|e| e.to_string())?;
-    let req = format!(
-        "POST / HTTP/1.0\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
-    );
-    s.write_all(req.as_bytes()).map_err(|e| e.to_string())?;
-    let mut resp = String::new();
-    s.read_to_string(&mut resp).map_err(|e| e.to_string())?;
-    let json = resp.split_once("\r\n\r\n").map(|x| x.1).ok_or("no body")?;
-    let v: Value = serde_json::from_str(json).map_err(|e| e.to_string())?;
-    match v.get("error") {
-        Some(e) => Err(e.to_string()),
-        None => Ok(v["result"].clone()),
-    }
-}
-
-fn u256(v: &Value) -> U256 {
-    U256::from_str(v.as_str().expect("hex string")).expect("quantity")
-}
 
 #[test]
 fn anvil_accepts_what_the_simulated_ledger_signed() {
-    let node = start_anvil();
+    let node = start_anvil(MNEMONIC);
     let rpc = |m: &str, p: Value| rpc_raw(node.port, m, p);
     let (server, user) = spawn_speculos(LedgerSim::new(MNEMONIC).expect("sim")).expect("serve");
     user.set_app(Some("Ethereum"));
@@ -184,8 +116,4 @@ fn anvil_accepts_what_the_simulated_ledger_signed() {
     )
     .expect_err("a node of another chain must refuse it");
     assert!(err.to_lowercase().contains("chain"), "{err}");
-}
-
-fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
 }

@@ -1,0 +1,108 @@
+//! A real Ethereum node for tests: anvil (installed by `scripts/setup`) on a free port of
+//! 127.0.0.1, with a given mnemonic so the simulated devices' accounts are funded, and a tiny
+//! JSON-RPC client over HTTP/1.0.
+
+// Test helpers outside #[test] functions may fail the test loudly; not every test file uses
+// every helper.
+#![allow(clippy::panic, dead_code)]
+
+use std::{
+    io::{Read, Write},
+    net::{TcpListener, TcpStream},
+    process::{Child, Command, Stdio},
+    str::FromStr,
+    time::{Duration, Instant},
+};
+
+use alloy_primitives::U256;
+use serde_json::{json, Value};
+
+/// The chain id the tests' node runs.
+pub(crate) const CHAIN: u64 = 31337;
+
+pub(crate) struct Anvil {
+    child: Child,
+    pub(crate) port: u16,
+}
+
+impl Drop for Anvil {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn anvil_binary() -> String {
+    std::env::var("COLDLINK_ANVIL").unwrap_or_else(|_| {
+        let home = std::env::var("HOME").unwrap_or_default();
+        format!("{home}/.cache/coldlink/tools/node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil")
+    })
+}
+
+pub(crate) fn start_anvil(mnemonic: &str) -> Anvil {
+    let port = TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port")
+        .port();
+    let bin = anvil_binary();
+    let child = Command::new(&bin)
+        .args(["--host", "127.0.0.1", "--port", &port.to_string()])
+        .args(["--chain-id", &CHAIN.to_string(), "--mnemonic", mnemonic])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start anvil at {bin} ({e}): run scripts/setup"));
+    let anvil = Anvil { child, port };
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while rpc_raw(port, "eth_chainId", json!([])).is_err() {
+        assert!(Instant::now() < deadline, "anvil did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    anvil
+}
+
+/// JSON-RPC over HTTP/1.0 (so the node answers without chunked encoding).
+pub(crate) fn rpc_raw(port: u16, method: &str, params: Value) -> Result<Value, String> {
+    let body = json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params}).to_string();
+    let mut s = TcpStream::connect(("127.0.0.1", port)).map_err(|e| e.to_string())?;
+    let req = format!(
+        "POST / HTTP/1.0\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    s.write_all(req.as_bytes()).map_err(|e| e.to_string())?;
+    let mut resp = String::new();
+    s.read_to_string(&mut resp).map_err(|e| e.to_string())?;
+    let json = resp.split_once("\r\n\r\n").map(|x| x.1).ok_or("no body")?;
+    let v: Value = serde_json::from_str(json).map_err(|e| e.to_string())?;
+    match v.get("error") {
+        Some(e) => Err(e.to_string()),
+        None => Ok(v["result"].clone()),
+    }
+}
+
+pub(crate) fn u256(v: &Value) -> U256 {
+    U256::from_str(v.as_str().expect("hex string")).expect("quantity")
+}
+
+/// Sends a raw signed transaction and waits for its receipt.
+pub(crate) fn send_and_confirm(port: u16, raw: &[u8]) -> Value {
+    let hash = rpc_raw(
+        port,
+        "eth_sendRawTransaction",
+        json!([format!("0x{}", hex(raw))]),
+    )
+    .unwrap_or_else(|e| panic!("the node refused the signed transaction: {e}"));
+    // anvil mines each transaction at once, but the receipt can lag the submission.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let r = rpc_raw(port, "eth_getTransactionReceipt", json!([hash])).expect("receipt");
+        if !r.is_null() || Instant::now() > deadline {
+            return r;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+pub(crate) fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
