@@ -543,3 +543,121 @@ fn unplugging_at_every_step_of_signtx_is_a_clean_error_and_nothing_half_done() {
         2
     );
 }
+
+#[test]
+fn keepkey_speaks_its_own_ethereum_layouts_and_has_no_taproot() {
+    let sim = TrezorSim::new(
+        ALL,
+        TrezorOptions {
+            model: TrezorModel::KeepKey,
+            ..Default::default()
+        },
+    )
+    .expect("sim");
+    let (_s, control, user, mut dev) = udp(sim, User::new);
+    assert_eq!(dev.info().model_name, "KeepKey");
+    assert!(dev.info().pin_matrix);
+    assert!(!dev.capabilities().taproot);
+    // Bitcoin is the shared protocol: same keys, same fixtures.
+    assert_eq!(
+        dev.master_fingerprint().expect("fp").to_string(),
+        "5c9e228d"
+    );
+    assert_eq!(
+        dev.address(
+            ScriptKind::NativeSegwit,
+            &path("m/84'/0'/0'/0/0"),
+            false,
+            user.as_ref()
+        )
+        .expect("addr"),
+        "bc1qannfxke2tfd4l7vhepehpvt05y83v3qsf6nfkk"
+    );
+    let before = control.screens().len();
+    assert!(matches!(
+        dev.address(ScriptKind::Taproot, &path("m/86'/0'/0'/0/0"), true, user.as_ref()),
+        Err(SignerError::Unsupported(m)) if m.contains("KeepKey")
+    ));
+    let (mut psbt, _) = spending_psbt(ALL, ScriptKind::Taproot, 1);
+    assert!(matches!(
+        dev.sign_psbt(&mut psbt, user.as_ref()),
+        Err(SignerError::Unsupported(_))
+    ));
+    assert_eq!(
+        control.screens().len(),
+        before,
+        "refused before the device was asked"
+    );
+    let (mut psbt, prevouts) = spending_psbt(ALL, ScriptKind::NativeSegwit, 2);
+    dev.sign_psbt(&mut psbt, user.as_ref()).expect("segwit");
+    finalize_and_verify(psbt, &prevouts);
+
+    // Ethereum through KeepKey's messages gives the same signatures as Trezor's fixtures
+    // (RFC 6979 makes ECDSA deterministic): the bytes hashed are the same transaction.
+    assert_eq!(
+        dev.eth_address(&path("m/44'/60'/0'/0/0"), true)
+            .expect("eth")
+            .to_checksum(None),
+        "0x73d0385F4d8E00C5e6504C6030F47BF6212736A8"
+    );
+    let signed = dev
+        .eth_sign_transaction(
+            &path("m/44'/60'/0'/0/100"),
+            eip1559(
+                0,
+                0x14,
+                0x14,
+                1,
+                "0x1d1c328764a41bda0492b66baa30c4a339ff85ef",
+                10,
+                "",
+            ),
+        )
+        .expect("1559");
+    assert_eq!(
+        hex::encode(signed.signature().r().to_be_bytes::<32>()),
+        "2ceeaabc994fbce2fbd66551f9d48fc711c8db2a12e93779eeddede11e41f636"
+    );
+    let legacy = TypedTransaction::Legacy(TxLegacy {
+        chain_id: Some(1),
+        nonce: 0,
+        gas_price: 0x4a817c800,
+        gas_limit: 0x5208,
+        to: TxKind::Call(
+            Address::from_str("0x8eA7a3fccC211ED48b763b4164884DDbcF3b0A98").expect("to"),
+        ),
+        value: U256::from(0x2540be400_u64),
+        input: Bytes::new(),
+    });
+    let signed = dev
+        .eth_sign_transaction(&path("m/44'/60'/0'/0/0"), legacy)
+        .expect("legacy");
+    assert_eq!(
+        hex::encode(signed.signature().r().to_be_bytes::<32>()),
+        "6a6349bddb5749bb8b96ce2566a035ef87a09dbf89b5c7e3dfdf9ed725912f24"
+    );
+    let (sig, _) = dev
+        .eth_sign_message(
+            &path("m/44'/60'/0'/0/0"),
+            b"This is an example of a signed message.",
+        )
+        .expect("message");
+    assert_eq!(hex::encode(sig.as_bytes()), "af4eac50f21acc6daeb0ab036f616f5d19fccade46e47100642b3dfc798c9b740d5873887bdc2f02502c90777a082d10dca113bd1ec29d08108396401421c8cc1b");
+    // Its firmware hashes an EIP-1559 chain id as one byte: larger ones are refused up front.
+    let mut big = eip1559(
+        0,
+        21_000,
+        2,
+        1,
+        "0x1d1c328764a41bda0492b66baa30c4a339ff85ef",
+        1,
+        "",
+    );
+    if let TypedTransaction::Eip1559(t) = &mut big {
+        t.chain_id = 31337;
+    }
+    assert!(matches!(
+        dev.eth_sign_transaction(&path("m/44'/60'/0'/0/0"), big),
+        Err(SignerError::Unsupported(_))
+    ));
+}

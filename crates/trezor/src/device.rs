@@ -199,6 +199,16 @@ impl Trezor {
         &mut self.session
     }
 
+    /// KeepKey firmware has no taproot: say so before asking the device.
+    pub(crate) fn check_kind(&self, kind: ScriptKind) -> Result<(), SignerError> {
+        if kind == ScriptKind::Taproot && self.info.vendor == Vendor::Keepkey {
+            return Err(SignerError::Unsupported(
+                "use taproot (BIP86) on a KeepKey: its firmware does not support it",
+            ));
+        }
+        Ok(())
+    }
+
     fn check_ready(&self) -> Result<(), SignerError> {
         if self.info.bootloader {
             return Err(SignerError::Device {
@@ -276,6 +286,7 @@ impl Trezor {
         ui: &dyn Interaction,
     ) -> Result<String, SignerError> {
         self.check_ready()?;
+        self.check_kind(kind)?;
         let mut req = m::GetAddress {
             address_n: address_n(path),
             coin_name: Some(coin_name(self.network).into()),

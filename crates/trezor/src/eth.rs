@@ -8,6 +8,8 @@ use alloy_consensus::{SignableTransaction, Signed, TxEip1559, TxLegacy, TypedTra
 use alloy_primitives::{eip191_hash_message, Address, Signature, TxKind, U256};
 use bitcoin::bip32::DerivationPath;
 use coldlink_signer::{evm::verified_signature, Prompt, SignerError};
+use coldlink_types::Vendor;
+use prost::Message;
 
 use crate::{
     device::{address_n, Trezor},
@@ -61,16 +63,25 @@ impl Trezor {
         };
         let ui = Arc::clone(&self.ui);
         let quiet = Prompt::Other("Reading the address".into());
-        let a: m::EthereumAddress = self.session.call(&req, &quiet, ui.as_ref())?;
-        let address = parse_address(&a)?;
+        let keepkey = self.is_keepkey();
+        let mut read = |req: &m::EthereumGetAddress,
+                        prompt: &Prompt|
+         -> Result<Address, SignerError> {
+            if keepkey {
+                let a: m::keepkey::EthereumAddress = self.session.call(req, prompt, ui.as_ref())?;
+                match a.address {
+                    Some(b) if b.len() == 20 => Ok(Address::from_slice(&b)),
+                    _ => Err(SignerError::BadResponse("no address in the answer".into())),
+                }
+            } else {
+                parse_address(&self.session.call(req, prompt, ui.as_ref())?)
+            }
+        };
+        let address = read(&req, &quiet)?;
         if display {
             req.show_display = Some(true);
-            let shown: m::EthereumAddress = self.session.call(
-                &req,
-                &Prompt::Address(address.to_checksum(None)),
-                ui.as_ref(),
-            )?;
-            if parse_address(&shown)? != address {
+            let shown = read(&req, &Prompt::Address(address.to_checksum(None)))?;
+            if shown != address {
                 return Err(SignerError::BadResponse(
                     "the device showed a different address than it reported".into(),
                 ));
@@ -87,15 +98,17 @@ impl Trezor {
         tx: TypedTransaction,
     ) -> Result<Signed<TypedTransaction>, SignerError> {
         let from = self.eth_address(path, false)?;
-        let (msg_type, payload, data, prompt) = match &tx {
-            TypedTransaction::Eip1559(t) => eip1559_request(path, t)?,
-            TypedTransaction::Legacy(t) => legacy_request(path, t)?,
-            _ => {
-                return Err(SignerError::Unsupported(
-                    "sign this transaction type on a Trezor (use EIP-1559 or legacy)",
-                ))
-            }
-        };
+        let (msg_type, payload, data, prompt) =
+            match (&tx, self.is_keepkey()) {
+                (TypedTransaction::Eip1559(t), false) => eip1559_request(path, t)?,
+                (TypedTransaction::Legacy(t), false) => legacy_request(path, t)?,
+                (TypedTransaction::Eip1559(_) | TypedTransaction::Legacy(_), true) => {
+                    keepkey_request(path, &tx)?
+                }
+                _ => return Err(SignerError::Unsupported(
+                    "sign this transaction type on a Trezor or KeepKey (use EIP-1559 or legacy)",
+                )),
+            };
         let ui = Arc::clone(&self.ui);
         let mut sent = data.len().min(FIRST_CHUNK);
         let mut answer = self
@@ -146,16 +159,33 @@ impl Trezor {
         message: &[u8],
     ) -> Result<(Signature, Address), SignerError> {
         let from = self.eth_address(path, false)?;
-        let req = m::EthereumSignMessage {
-            address_n: address_n(path),
-            message: message.to_vec(),
-        };
         let ui = Arc::clone(&self.ui);
         let prompt = Prompt::Other(format!(
             "Sign message: {}",
             String::from_utf8_lossy(message)
         ));
-        let r: m::EthereumMessageSignature = self.session.call(&req, &prompt, ui.as_ref())?;
+        let r: m::EthereumMessageSignature = if self.is_keepkey() {
+            let req = m::keepkey::EthereumSignMessage {
+                address_n: address_n(path),
+                message: message.to_vec(),
+            };
+            let r: m::keepkey::EthereumMessageSignature =
+                self.session.call(&req, &prompt, ui.as_ref())?;
+            m::EthereumMessageSignature {
+                signature: r.signature.unwrap_or_default(),
+                address: r
+                    .address
+                    .filter(|a| a.len() == 20)
+                    .map(|a| Address::from_slice(&a).to_checksum(None))
+                    .unwrap_or_default(),
+            }
+        } else {
+            let req = m::EthereumSignMessage {
+                address_n: address_n(path),
+                message: message.to_vec(),
+            };
+            self.session.call(&req, &prompt, ui.as_ref())?
+        };
         if r.signature.len() != 65 {
             return Err(SignerError::BadResponse("malformed signature".into()));
         }
@@ -173,6 +203,84 @@ impl Trezor {
         )?;
         Ok((sig, from))
     }
+}
+
+impl Trezor {
+    fn is_keepkey(&self) -> bool {
+        self.info.vendor == Vendor::Keepkey
+    }
+}
+
+/// KeepKey's one EthereumSignTx for both legacy and (with `type` 2) EIP-1559 transactions.
+fn keepkey_request(path: &DerivationPath, tx: &TypedTransaction) -> Result<Request, SignerError> {
+    let (chain_id, nonce, gas_limit, to, value, input) = match tx {
+        TypedTransaction::Eip1559(t) => {
+            if !t.access_list.0.is_empty() {
+                return Err(SignerError::Unsupported(
+                    "sign transactions with an access list on a KeepKey",
+                ));
+            }
+            // Its firmware hashes a 1559 chain id as a single byte.
+            if t.chain_id > 255 {
+                return Err(SignerError::Unsupported(
+                    "sign EIP-1559 transactions for chain ids above 255 on a KeepKey; use a legacy transaction",
+                ));
+            }
+            (t.chain_id, t.nonce, t.gas_limit, t.to, t.value, &t.input)
+        }
+        TypedTransaction::Legacy(t) => {
+            let Some(chain_id) = t.chain_id else {
+                return Err(SignerError::InvalidRequest(
+                    "refusing to sign without a chain id (no replay protection)".into(),
+                ));
+            };
+            (chain_id, t.nonce, t.gas_limit, t.to, t.value, &t.input)
+        }
+        _ => {
+            return Err(SignerError::Unsupported(
+                "sign this transaction type on a KeepKey",
+            ))
+        }
+    };
+    let chain = u32::try_from(chain_id)
+        .map_err(|_| SignerError::Unsupported("sign for chain ids above 2^32 on a KeepKey"))?;
+    let (chunk, len) = data_fields(input)?;
+    let mut req = m::keepkey::EthereumSignTx {
+        address_n: address_n(path),
+        nonce: Some(be_bytes(U256::from(nonce))),
+        gas_price: None,
+        gas_limit: Some(be_bytes(U256::from(gas_limit))),
+        to: Some(match to {
+            TxKind::Call(a) => a.to_vec(),
+            TxKind::Create => vec![],
+        }),
+        value: Some(be_bytes(value)),
+        data_initial_chunk: chunk,
+        data_length: Some(len),
+        chain_id: Some(chain),
+        max_fee_per_gas: None,
+        max_priority_fee_per_gas: None,
+        r#type: None,
+    };
+    let fee = match tx {
+        TypedTransaction::Eip1559(t) => {
+            req.max_fee_per_gas = Some(be_bytes(U256::from(t.max_fee_per_gas)));
+            req.max_priority_fee_per_gas = Some(be_bytes(U256::from(t.max_priority_fee_per_gas)));
+            req.r#type = Some(2);
+            U256::from(t.max_fee_per_gas) * U256::from(gas_limit)
+        }
+        TypedTransaction::Legacy(t) => {
+            req.gas_price = Some(be_bytes(U256::from(t.gas_price)));
+            U256::from(t.gas_price) * U256::from(gas_limit)
+        }
+        _ => U256::ZERO,
+    };
+    Ok((
+        <m::keepkey::EthereumSignTx as m::Wire>::TYPE,
+        req.encode_to_vec(),
+        input.to_vec(),
+        review(&to, value, chain_id, format!("{fee} wei")),
+    ))
 }
 
 fn parse_address(a: &m::EthereumAddress) -> Result<Address, SignerError> {
@@ -202,7 +310,6 @@ fn data_fields(data: &[u8]) -> Result<(Option<Vec<u8>>, u32), SignerError> {
 }
 
 fn eip1559_request(path: &DerivationPath, t: &TxEip1559) -> Result<Request, SignerError> {
-    use prost::Message;
     if !t.access_list.0.is_empty() {
         return Err(SignerError::Unsupported(
             "sign transactions with an access list on a Trezor from Coldlink yet",
@@ -232,7 +339,6 @@ fn eip1559_request(path: &DerivationPath, t: &TxEip1559) -> Result<Request, Sign
 }
 
 fn legacy_request(path: &DerivationPath, t: &TxLegacy) -> Result<Request, SignerError> {
-    use prost::Message;
     let Some(chain_id) = t.chain_id else {
         return Err(SignerError::InvalidRequest(
             "refusing to sign without a chain id (no replay protection)".into(),

@@ -57,10 +57,101 @@ wire! {
     EthereumSignTxEip1559 = 452,
 }
 
-/// KeepKey's numbers where they differ from Trezor's.
+/// KeepKey's Ethereum messages, whose numbers or field layouts differ from Trezor's
+/// (KeepKey's `messages-ethereum.proto`): the address travels as 20 raw bytes, EthereumSignTx
+/// carries `to` as bytes, a 32-bit chain id and, with `type` 2, the EIP-1559 fees; message
+/// signing has its own type numbers. There is no separate EIP-1559 message.
 pub mod keepkey {
-    /// KeepKey has no EIP-1559 message: its EthereumSignTx carries the 1559 fee fields.
-    pub const HAS_EIP1559_MESSAGE: bool = false;
+    use prost::Message;
+
+    use super::Wire;
+
+    /// KeepKey's EthereumAddress (57).
+    #[derive(Clone, PartialEq, Message)]
+    pub struct EthereumAddress {
+        /// 20 raw bytes.
+        #[prost(bytes = "vec", optional, tag = "1")]
+        pub address: Option<Vec<u8>>,
+        /// Text form, when sent.
+        #[prost(string, optional, tag = "2")]
+        pub address_str: Option<String>,
+    }
+
+    /// KeepKey's EthereumSignTx (58).
+    #[derive(Clone, PartialEq, Message)]
+    pub struct EthereumSignTx {
+        /// BIP32 path.
+        #[prost(uint32, repeated, packed = "false", tag = "1")]
+        pub address_n: Vec<u32>,
+        /// Big-endian.
+        #[prost(bytes = "vec", optional, tag = "2")]
+        pub nonce: Option<Vec<u8>>,
+        /// Big-endian (legacy).
+        #[prost(bytes = "vec", optional, tag = "3")]
+        pub gas_price: Option<Vec<u8>>,
+        /// Big-endian.
+        #[prost(bytes = "vec", optional, tag = "4")]
+        pub gas_limit: Option<Vec<u8>>,
+        /// 20 raw bytes; empty for contract creation.
+        #[prost(bytes = "vec", optional, tag = "5")]
+        pub to: Option<Vec<u8>>,
+        /// Big-endian.
+        #[prost(bytes = "vec", optional, tag = "6")]
+        pub value: Option<Vec<u8>>,
+        /// Up to 1024 bytes of data.
+        #[prost(bytes = "vec", optional, tag = "7")]
+        pub data_initial_chunk: Option<Vec<u8>>,
+        /// Total data length.
+        #[prost(uint32, optional, tag = "8")]
+        pub data_length: Option<u32>,
+        /// Chain id (32 bits on KeepKey).
+        #[prost(uint32, optional, tag = "12")]
+        pub chain_id: Option<u32>,
+        /// EIP-1559 max fee per gas.
+        #[prost(bytes = "vec", optional, tag = "13")]
+        pub max_fee_per_gas: Option<Vec<u8>>,
+        /// EIP-1559 priority fee.
+        #[prost(bytes = "vec", optional, tag = "14")]
+        pub max_priority_fee_per_gas: Option<Vec<u8>>,
+        /// 0 legacy, 2 EIP-1559.
+        #[prost(uint32, optional, tag = "104")]
+        pub r#type: Option<u32>,
+    }
+
+    /// KeepKey's EthereumSignMessage (108).
+    #[derive(Clone, PartialEq, Message)]
+    pub struct EthereumSignMessage {
+        /// BIP32 path.
+        #[prost(uint32, repeated, packed = "false", tag = "1")]
+        pub address_n: Vec<u32>,
+        /// The message.
+        #[prost(bytes = "vec", required, tag = "2")]
+        pub message: Vec<u8>,
+    }
+
+    /// KeepKey's EthereumMessageSignature (110).
+    #[derive(Clone, PartialEq, Message)]
+    pub struct EthereumMessageSignature {
+        /// 20 raw bytes.
+        #[prost(bytes = "vec", optional, tag = "1")]
+        pub address: Option<Vec<u8>>,
+        /// r‖s‖v.
+        #[prost(bytes = "vec", optional, tag = "2")]
+        pub signature: Option<Vec<u8>>,
+    }
+
+    impl Wire for EthereumAddress {
+        const TYPE: u16 = 57;
+    }
+    impl Wire for EthereumSignTx {
+        const TYPE: u16 = 58;
+    }
+    impl Wire for EthereumSignMessage {
+        const TYPE: u16 = 108;
+    }
+    impl Wire for EthereumMessageSignature {
+        const TYPE: u16 = 110;
+    }
 }
 
 // ---- common -------------------------------------------------------------------------------

@@ -156,6 +156,9 @@ impl Trezor {
             });
             prevouts.push(prevout);
         }
+        if inputs.iter().any(|i| i.kind == In::SpendTaproot) {
+            self.check_kind(coldlink_signer::ScriptKind::Taproot)?;
+        }
         // A taproot-only transaction is signed without previous transactions.
         if inputs.iter().all(|i| i.kind == In::SpendTaproot) {
             prev_txs.clear();

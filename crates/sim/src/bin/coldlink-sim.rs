@@ -59,7 +59,7 @@ enum Device {
         /// UDP port on 127.0.0.1 (the emulator's default is 21324).
         #[arg(long, default_value_t = 21324)]
         port: u16,
-        /// `t` or `one`.
+        /// `t`, `one` or `keepkey`.
         #[arg(long, default_value = "t")]
         model: String,
         /// A PIN (Model One only: its PIN is entered on the host's scrambled matrix).
@@ -78,8 +78,9 @@ fn trezor(seed: &str, port: u16, model: &str, pin: Option<String>, passphrase: b
     let model = match model {
         "t" | "T" => TrezorModel::ModelT,
         "one" | "1" => TrezorModel::One,
+        "keepkey" => TrezorModel::KeepKey,
         other => {
-            eprintln!("coldlink-sim: unknown model {other:?}; use t or one");
+            eprintln!("coldlink-sim: unknown model {other:?}; use t, one or keepkey");
             return ExitCode::from(2);
         }
     };

@@ -73,6 +73,9 @@ fn check_path(address_n: &[u32], kind: In, net: Network) -> Flow<()> {
 }
 
 fn address_for(ctx: &Ctx, key: &Xpriv, kind: In, net: Network) -> Flow<Address> {
+    if kind == In::SpendTaproot && ctx.options.model == super::TrezorModel::KeepKey {
+        return Err(failure(FailureType::DataError, "Invalid script type"));
+    }
     let pk = CompressedPublicKey(key.private_key.public_key(&ctx.secp));
     Ok(match kind {
         In::SpendAddress => Address::p2pkh(pk, net),

@@ -270,3 +270,130 @@ fn evm_be(v: U256) -> Vec<u8> {
     let start = b.iter().position(|x| *x != 0).unwrap_or(32);
     b[start..].to_vec()
 }
+
+// ---- KeepKey's layouts ----------------------------------------------------------------------
+
+pub(super) fn keepkey_get_address(io: &Io, ctx: &Ctx, req: m::EthereumGetAddress) -> Flow<Out> {
+    let (_, address) = key_and_address(io, ctx, &req.address_n)?;
+    if req.show_display == Some(true) {
+        confirm(
+            io,
+            ctx,
+            m::ButtonRequestType::Address,
+            Screen {
+                title: "Receive address".into(),
+                fields: vec![("Address".into(), address.to_checksum(None))],
+            },
+        )?;
+    }
+    Ok(send(&m::keepkey::EthereumAddress {
+        address: Some(address.to_vec()),
+        address_str: None,
+    }))
+}
+
+pub(super) fn keepkey_sign(io: &Io, ctx: &Ctx, req: m::keepkey::EthereumSignTx) -> Flow<Out> {
+    let (key, _) = key_and_address(io, ctx, &req.address_n)?;
+    let to = req.to.clone().unwrap_or_default();
+    let shown_to = match to.len() {
+        0 => "new contract".to_owned(),
+        20 => Address::from_slice(&to).to_checksum(None),
+        _ => return Err(failure(FailureType::DataError, "Invalid recipient address")),
+    };
+    let nonce = req.nonce.clone().unwrap_or_default();
+    let gas = req.gas_limit.clone().unwrap_or_default();
+    let value = req.value.clone().unwrap_or_default();
+    let chain_id = u64::from(req.chain_id.unwrap_or(0));
+    uint(&nonce)?;
+    let (gas_n, amount) = (uint(&gas)?, uint(&value)?);
+    if chain_id == 0 || gas_n.is_zero() {
+        return Err(failure(
+            FailureType::DataError,
+            "Chain ID and gas limit must not be zero",
+        ));
+    }
+    let data = collect_data(
+        io,
+        req.data_initial_chunk.clone(),
+        req.data_length.unwrap_or(0),
+    )?;
+    let eip1559 = req.r#type == Some(2);
+    let price = if eip1559 {
+        req.max_fee_per_gas.clone()
+    } else {
+        req.gas_price.clone()
+    }
+    .unwrap_or_default();
+    review(
+        io,
+        ctx,
+        &shown_to,
+        amount,
+        uint(&price)?.saturating_mul(gas_n),
+        chain_id,
+        &data,
+    )?;
+    let chain = evm_be(U256::from(chain_id));
+    if eip1559 {
+        let tip = req.max_priority_fee_per_gas.clone().unwrap_or_default();
+        uint(&tip)?;
+        let fields = [
+            rlp::encode_bytes(&chain),
+            rlp::encode_bytes(&nonce),
+            rlp::encode_bytes(&tip),
+            rlp::encode_bytes(&price),
+            rlp::encode_bytes(&gas),
+            rlp::encode_bytes(&to),
+            rlp::encode_bytes(&value),
+            rlp::encode_bytes(&data),
+            rlp::encode_list(&[]),
+        ];
+        let mut payload = vec![0x02];
+        payload.extend_from_slice(&rlp::encode_list(&fields));
+        return signature(ctx, &key, &keccak256(&payload), u32::from);
+    }
+    let fields = [
+        rlp::encode_bytes(&nonce),
+        rlp::encode_bytes(&price),
+        rlp::encode_bytes(&gas),
+        rlp::encode_bytes(&to),
+        rlp::encode_bytes(&value),
+        rlp::encode_bytes(&data),
+        rlp::encode_bytes(&chain),
+        rlp::encode_bytes(&[]),
+        rlp::encode_bytes(&[]),
+    ];
+    signature(
+        ctx,
+        &key,
+        &keccak256(rlp::encode_list(&fields)),
+        move |rec| u32::from(rec) + 2 * chain_id as u32 + 35,
+    )
+}
+
+pub(super) fn keepkey_sign_message(
+    io: &Io,
+    ctx: &Ctx,
+    req: m::keepkey::EthereumSignMessage,
+) -> Flow<Out> {
+    let (key, address) = key_and_address(io, ctx, &req.address_n)?;
+    confirm(
+        io,
+        ctx,
+        m::ButtonRequestType::ProtectCall,
+        Screen {
+            title: "Sign message".into(),
+            fields: vec![(
+                "Message".into(),
+                String::from_utf8_lossy(&req.message).into_owned(),
+            )],
+        },
+    )?;
+    let (rec, mut sig) = evm::sign_digest(&ctx.secp, &key, &eip191_hash_message(&req.message))
+        .ok_or_else(|| failure(FailureType::ProcessError, "Signing failed"))?;
+    sig.push(27 + rec);
+    Ok(send(&m::keepkey::EthereumMessageSignature {
+        address: Some(address.to_vec()),
+        signature: Some(sig),
+    }))
+}

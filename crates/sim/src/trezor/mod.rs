@@ -38,6 +38,9 @@ pub enum TrezorModel {
     ModelT,
     /// Model One: PIN through the host's scrambled matrix, passphrase typed on the host.
     One,
+    /// KeepKey: the Model One's PIN matrix and host passphrase, no taproot, and its own
+    /// Ethereum message layouts.
+    KeepKey,
 }
 
 /// How the simulated device is set up.
@@ -221,7 +224,7 @@ fn unlock(io: &Io, ctx: &Ctx) -> Flow<()> {
         return Ok(());
     }
     let entered = match ctx.options.model {
-        TrezorModel::One => {
+        TrezorModel::One | TrezorModel::KeepKey => {
             let pad = scrambled();
             ctx.control.show(Screen {
                 title: "Enter PIN".into(),
@@ -285,7 +288,7 @@ fn session_master(io: &Io, ctx: &Ctx) -> Flow<Xpriv> {
                 ))
             }
             (Some(p), _) => p,
-            (None, Some(true)) if ctx.options.model == TrezorModel::One => {
+            (None, Some(true)) if ctx.options.model != TrezorModel::ModelT => {
                 return Err(failure(
                     FailureType::DataError,
                     "This firmware is incapable of passphrase entry on the device.",
@@ -366,12 +369,13 @@ impl TrezorSim {
     }
 
     fn features(&self) -> m::Features {
-        let (model, internal, version) = match self.ctx.options.model {
-            TrezorModel::ModelT => ("T", "T2T1", (2, 8, 1)),
-            TrezorModel::One => ("1", "T1B1", (1, 12, 1)),
+        let (vendor, model, internal, version) = match self.ctx.options.model {
+            TrezorModel::ModelT => ("trezor.io", "T", Some("T2T1"), (2, 8, 1)),
+            TrezorModel::One => ("trezor.io", "1", Some("T1B1"), (1, 12, 1)),
+            TrezorModel::KeepKey => ("keepkey.com", "K1-14AM", None, (7, 10, 0)),
         };
         m::Features {
-            vendor: Some("trezor.io".into()),
+            vendor: Some(vendor.into()),
             major_version: version.0,
             minor_version: version.1,
             patch_version: version.2,
@@ -387,7 +391,7 @@ impl TrezorSim {
             model: Some(model.into()),
             session_id: Some(vec![0x5e; 32]),
             passphrase_always_on_device: Some(false),
-            internal_model: Some(internal.into()),
+            internal_model: internal.map(str::to_owned),
         }
     }
 
@@ -479,6 +483,19 @@ impl TrezorSim {
 
 /// One request, start to finish.
 fn run(io: &Io, ctx: &Ctx, (t, body): Msg) -> Flow<Out> {
+    if ctx.options.model == TrezorModel::KeepKey {
+        match t {
+            m::EthereumGetAddress::TYPE => {
+                return eth::keepkey_get_address(io, ctx, expect((t, body))?)
+            }
+            m::EthereumSignTx::TYPE => return eth::keepkey_sign(io, ctx, expect((t, body))?),
+            108 => return eth::keepkey_sign_message(io, ctx, expect((t, body))?),
+            m::EthereumSignTxEip1559::TYPE | m::EthereumSignMessage::TYPE => {
+                return Ok(failure(FailureType::UnexpectedMessage, "Unknown message"))
+            }
+            _ => {}
+        }
+    }
     match t {
         m::Ping::TYPE => {
             let p: m::Ping = expect((t, body))?;
