@@ -278,3 +278,54 @@ impl Session {
         self.call_raw(Q::TYPE, &req.encode_to_vec(), prompt, ui)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_unknown_or_unexpected_message_type_is_a_typed_error() {
+        let e = decode::<m::Features>(9999, &[]).expect_err("unknown");
+        assert!(
+            matches!(&e, SignerError::BadResponse(m) if m.contains("message type 9999")),
+            "{e}"
+        );
+        let e = decode::<m::Features>(m::Address::TYPE, &[]).expect_err("other");
+        assert!(
+            matches!(&e, SignerError::BadResponse(m) if m.contains("expected Features, got Address")),
+            "{e}"
+        );
+        assert!(decode::<m::Features>(m::Features::TYPE, &[0xff]).is_err());
+    }
+
+    #[test]
+    fn failures_map_to_what_the_user_can_do() {
+        let f = |code: FailureType| m::Failure {
+            code: Some(code as i32),
+            message: Some("x".into()),
+        };
+        assert!(matches!(
+            failure_error(&f(FailureType::ActionCancelled)),
+            SignerError::Rejected
+        ));
+        assert!(matches!(
+            failure_error(&f(FailureType::PinInvalid)),
+            SignerError::WrongPin
+        ));
+        assert!(matches!(
+            failure_error(&f(FailureType::PinCancelled)),
+            SignerError::Cancelled
+        ));
+        assert!(matches!(
+            failure_error(&f(FailureType::DataError)),
+            SignerError::InvalidRequest(_)
+        ));
+        assert!(matches!(
+            failure_error(&m::Failure {
+                code: Some(12345),
+                message: None
+            }),
+            SignerError::Device { .. }
+        ));
+    }
+}
