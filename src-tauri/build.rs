@@ -7,6 +7,7 @@ fn main() {
         "start_demo_device",
         "stop_demo_device",
         "demo_screens",
+        "compare_devices",
         "device_fingerprint",
         "device_prompt",
         "answer_pin_matrix",

@@ -6,8 +6,8 @@
 use std::{sync::Mutex, time::Duration};
 
 use coldlink_app::{
-    AppError, AppInfo, Coldlink, CreatedWallet, DemoDevice, DemoScreen, DeviceList, DevicePrompt,
-    DeviceWatch, NewPhrase, WalletStatus,
+    AppError, AppInfo, Coldlink, CompareData, CreatedWallet, DemoDevice, DemoScreen, DeviceList,
+    DevicePrompt, DeviceWatch, NewPhrase, WalletStatus,
 };
 use coldlink_types::Sensitive;
 use serde::Serialize;
@@ -68,6 +68,14 @@ async fn stop_demo_device(app: State<'_, Coldlink>) -> Result<(), AppError> {
         Ok(())
     })
     .await
+}
+
+/// The device catalogue and Coldlink's computed support per model.
+#[tauri::command]
+#[specta::specta]
+async fn compare_devices(app: State<'_, Coldlink>) -> Result<CompareData, AppError> {
+    let app = app.inner().clone();
+    blocking(move || app.compare()).await
 }
 
 /// What the simulated demo devices' screens show now.
@@ -295,6 +303,7 @@ pub fn specta_builder<R: tauri::Runtime>() -> tauri_specta::Builder<R> {
             start_demo_device,
             stop_demo_device,
             demo_screens,
+            compare_devices,
             device_fingerprint,
             device_prompt,
             answer_pin_matrix,

@@ -20,7 +20,7 @@ use coldlink_bridge::{
 use coldlink_ledger::{read_status, Exchange, HidExchange, SpeculosExchange};
 use coldlink_signer::{Headless, SignerError};
 use coldlink_trezor::{Session, Trezor};
-use coldlink_types::{ConnectionKind, DeviceDescriptor, DeviceState, Fingerprint, Vendor};
+use coldlink_types::{ConnectionKind, DeviceDescriptor, DeviceState, Fingerprint, Model, Vendor};
 use serde::Serialize;
 
 /// How long an emulator endpoint may take to answer a liveness probe.
@@ -58,6 +58,8 @@ struct Status {
     app: Option<(String, String)>,
     fingerprint: Option<Fingerprint>,
     model_name: Option<String>,
+    /// The model the device reports, more precise than its USB id.
+    model: Option<Model>,
 }
 
 impl DeviceService {
@@ -210,6 +212,7 @@ fn ledger_status(d: &DeviceDescriptor) -> Result<Status, SignerError> {
         app: st.app,
         fingerprint: st.fingerprint.map(|f| Fingerprint(f.to_bytes())),
         model_name: None,
+        model: None,
     })
 }
 
@@ -254,6 +257,7 @@ fn trezor_status(d: &DeviceDescriptor) -> Result<Status, SignerError> {
         locked: !info.unlocked,
         app: Some(("Firmware".to_owned(), info.firmware.clone())),
         fingerprint,
+        model: Some(info.model),
         model_name: Some(match &info.label {
             Some(l) => format!("{} “{l}”", info.model_name),
             None => info.model_name.clone(),
@@ -271,6 +275,9 @@ fn apply(d: &mut DeviceDescriptor, st: Status) {
     }
     if let Some(name) = st.model_name {
         d.model_name = name;
+    }
+    if let Some(model) = st.model {
+        d.model = model;
     }
     d.fingerprint = st.fingerprint;
 }

@@ -235,14 +235,22 @@ impl Coldlink {
                 sim,
             ))))));
         }
-        if id == "sim:trezor" {
-            let sim = TrezorSim::new(TREZOR_DEMO_MNEMONIC, TrezorOptions::default())
+        if id == "sim:trezor" || id == "sim:keepkey" {
+            let options = TrezorOptions {
+                model: if id == "sim:keepkey" {
+                    trezor::TrezorModel::KeepKey
+                } else {
+                    trezor::TrezorModel::ModelT
+                },
+                ..TrezorOptions::default()
+            };
+            let sim = TrezorSim::new(TREZOR_DEMO_MNEMONIC, options)
                 .map_err(|e| AppError::internal(e.to_string()))?;
             let t = trezor::InProcess::new(Arc::new(Mutex::new(sim)));
             return self.trezor(Box::new(t), network);
         }
         Err(AppError::invalid(format!(
-            "unknown device “{id}”: use an id from `coldlink devices` (hid:…, usb:…, speculos:HOST:PORT, trezor-emu:HOST:PORT) or sim:ledger / sim:trezor"
+            "unknown device “{id}”: use an id from `coldlink devices` (hid:…, usb:…, speculos:HOST:PORT, trezor-emu:HOST:PORT) or sim:ledger / sim:trezor / sim:keepkey"
         )))
     }
 }
@@ -427,7 +435,7 @@ mod tests {
             "usb",
             "speculos:localhost:9999",
             "trezor-emu:localhost:1",
-            "sim:keepkey",
+            "sim:bitbox",
         ] {
             assert_eq!(
                 a.master_fingerprint(id).expect_err(id).kind,

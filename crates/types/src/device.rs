@@ -213,6 +213,32 @@ pub fn identify_usb(
     }
 }
 
+/// Every model [`identify_usb`] can recognise (what the Devices page can list), found by
+/// asking it about each product id of the known vendors.
+pub fn recognised_models() -> Vec<Model> {
+    let mut found = Vec::new();
+    let ledger = [0x1000, 0x4000, 0x5000, 0x6000, 0x7000];
+    let others = [
+        (0x534c, 0x0001),
+        (0x1209, 0x53c1),
+        (0x2b24, 0x0001),
+        (0x2b24, 0x0002),
+        (0x03eb, 0x2403),
+        (0xd13e, 0xcc10),
+    ];
+    let ids = ledger.iter().map(|p| (0x2c97, *p)).chain(others);
+    for (v, p) in ids {
+        for product in [None, Some("BitBox02BTC")] {
+            if let Some(k) = identify_usb(v, p, product) {
+                if !found.contains(&k.model) {
+                    found.push(k.model);
+                }
+            }
+        }
+    }
+    found
+}
+
 /// Ledger encodes the model in the product id's high byte on current firmware, and used small
 /// ids (0x0001 …) on old firmware and in the bootloader.
 fn ledger_model(pid: u16) -> Model {

@@ -12,8 +12,8 @@ mod sensitive;
 pub use amount::{Amount, AmountError};
 pub use coin::{BitcoinNetwork, Coin};
 pub use device::{
-    identify_usb, ConnectionKind, DeviceDescriptor, DeviceState, KnownUsbDevice, Model,
-    UsbIdentity, Vendor, KNOWN_USB_VENDORS,
+    identify_usb, recognised_models, ConnectionKind, DeviceDescriptor, DeviceState, KnownUsbDevice,
+    Model, UsbIdentity, Vendor, KNOWN_USB_VENDORS,
 };
 pub use fingerprint::{Fingerprint, FingerprintError};
 pub use sensitive::Sensitive;

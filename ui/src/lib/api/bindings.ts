@@ -15,6 +15,8 @@ export const commands = {
 	stopDemoDevice: () => typedError<null, AppError>(__TAURI_INVOKE("stop_demo_device")),
 	/**  What the simulated demo devices' screens show now. */
 	demoScreens: () => typedError<DemoScreen[], AppError>(__TAURI_INVOKE("demo_screens")),
+	/**  The device catalogue and Coldlink's computed support per model. */
+	compareDevices: () => typedError<CompareData, AppError>(__TAURI_INVOKE("compare_devices")),
 	/**
 	 *  Reads a device's master fingerprint; on a locked Trezor this is how it is unlocked (the
 	 *  PIN question arrives through `device_prompt`).
@@ -77,6 +79,44 @@ export type AppInfo = {
 	version: string,
 	/**  Emulator endpoints being watched. */
 	emulators: EmulatorSetting[],
+};
+
+/**  The whole catalogue. */
+export type Catalogue = {
+	/**  Format version of the file. */
+	schema_version: number,
+	/**  The coins every model is rated for, in display order. */
+	coins: string[],
+	/**  The connection types every model is rated for. */
+	connection_types: string[],
+	/**  The models. */
+	models: DeviceModel[],
+};
+
+/**  One fact: its value (`None` when unknown), its source and an optional caveat. */
+export type Cell<T> = {
+	/**  The value; `None` is "unknown". */
+	value: T | null,
+	/**  Where it was read; `None` only when unknown. */
+	source: Source | null,
+	/**  The exact wording relied on, or a caveat. */
+	note: string | null,
+};
+
+/**  The vendor's own count of supported coins/tokens, as they state it. */
+export type CoinCount = {
+	/**  As stated ("5,500+", "Bitcoin only"). */
+	value: string,
+	/**  When, if stated. */
+	as_of: string | null,
+};
+
+/**  The catalogue with Coldlink's computed support per model id. */
+export type CompareData = {
+	/**  Models, coins and facts with sources. */
+	catalogue: Catalogue,
+	/**  What Coldlink does with each model, by model id. */
+	support: { [key in string]: Support },
 };
 
 /**  How Coldlink reaches the device. */
@@ -160,6 +200,42 @@ export type DeviceList = {
 	warnings: string[],
 };
 
+/**  One hardware-wallet model. */
+export type DeviceModel = {
+	/**  Stable id ("ledger-nano-x"). */
+	id: string,
+	/**  Maker. */
+	vendor: string,
+	/**  Model name. */
+	name: string,
+	/**  Coldlink's driver for it, if any. */
+	driver: Driver | null,
+	/**  The USB identities discovery reports for it. */
+	usb_models: Model[],
+	/**  List price. */
+	price: Cell<Price>,
+	/**  Per connection type (see [`Catalogue::connection_types`]): has it or not. */
+	connections: { [key in string]: Cell<boolean> },
+	/**  Screen. */
+	screen: Cell<string>,
+	/**  Input (buttons, touch, …). */
+	input: Cell<string>,
+	/**  Secure element. */
+	secure_element: Cell<SecureElement>,
+	/**  Firmware openness. */
+	open_source_firmware: Cell<Openness>,
+	/**  Bitcoin-only firmware. */
+	bitcoin_only: Cell<boolean>,
+	/**  The vendor's coin count. */
+	vendor_coin_count: Cell<CoinCount>,
+	/**  Per coin of [`Catalogue::coins`]: native support by the firmware or official apps. */
+	coins: { [key in string]: Cell<boolean> },
+	/**  What Coldlink's documentation says it does with the model; tested against the code. */
+	coldlink_claims: Support,
+	/**  A caveat about the entry as a whole. */
+	note?: string | null,
+};
+
 /**  What the device is waiting for, as the UI shows it. */
 export type DevicePrompt = 
 /**  Confirm on the device; `lines` repeat what it shows. */
@@ -189,6 +265,15 @@ export type DevicesChanged = {
 	/**  The new list. */
 	list: DeviceList,
 };
+
+/**  Which of Coldlink's device drivers speaks to a model. */
+export type Driver = 
+/**  `coldlink-ledger`. */
+"ledger" | 
+/**  `coldlink-trezor`, Trezor family. */
+"trezor" | 
+/**  `coldlink-trezor`, KeepKey. */
+"keepkey";
 
 /**  One watched emulator endpoint, as shown in Settings. */
 export type EmulatorSetting = {
@@ -267,6 +352,59 @@ export type NewPhrase = {
 	words: string[],
 	/**  1-based positions the user must type back to prove the backup. */
 	confirmPositions: number[],
+};
+
+/**  Whether the firmware is open source. */
+export type Openness = 
+/**  All of it. */
+"yes" | 
+/**  Part (e.g. apps open, secure-element OS closed). */
+"partial" | 
+/**  None. */
+"no";
+
+/**  A price as listed. */
+export type Price = {
+	/**  Decimal amount as written ("49.99"). */
+	amount: string,
+	/**  ISO 4217 code. */
+	currency: string,
+	/**  When the price was listed, if the page says. */
+	as_of: string | null,
+};
+
+/**  A secure element, if any. */
+export type SecureElement = {
+	/**  Has one. */
+	present: boolean,
+	/**  Which chip, when published. */
+	chip: string | null,
+};
+
+/**  Where a fact was read. */
+export type Source = {
+	/**  Page or repository file (pinned to a commit where it is on GitHub). */
+	url: string,
+	/**  Date shown on the page or of the file's last change, when there is one. */
+	read: string | null,
+};
+
+/**  What Coldlink does with a model (computed from the code; also the shape of the claims). */
+export type Support = {
+	/**  Listed on the Devices page when plugged in. */
+	detect: boolean,
+	/**  Reads xpubs and addresses. */
+	xpub: boolean,
+	/**  Shows an address on the device for checking. */
+	verifyAddress: boolean,
+	/**  Signs Bitcoin transactions (PSBT). */
+	signBitcoin: boolean,
+	/**  Taproot (BIP86) accounts. */
+	taproot: boolean,
+	/**  Signs EVM transactions. */
+	signEvm: boolean,
+	/**  Exchanges PSBTs by file or QR (air-gapped signers). */
+	psbtFile: boolean,
 };
 
 /**  A USB vendor/product id pair. */

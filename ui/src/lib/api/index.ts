@@ -4,6 +4,11 @@ import { commands, events, type AppError, type DeviceList, type AppInfo } from "
 
 export type { AppError, AppInfo, DeviceList };
 export type {
+  Catalogue,
+  Cell,
+  CompareData,
+  DeviceModel,
+  Support,
   DemoScreen,
   DevicePrompt,
   DeviceDescriptor,
@@ -38,6 +43,7 @@ export const api = {
   startDemoDevice: () => call(commands.startDemoDevice()),
   stopDemoDevice: () => call(commands.stopDemoDevice()),
   demoScreens: () => call(commands.demoScreens()),
+  compareDevices: () => call(commands.compareDevices()),
   deviceFingerprint: (id: string) => call(commands.deviceFingerprint(id)),
   devicePrompt: () => call(commands.devicePrompt()),
   answerPinMatrix: (positions: string) => call(commands.answerPinMatrix(positions)),
