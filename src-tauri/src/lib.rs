@@ -6,8 +6,8 @@
 use std::{sync::Mutex, time::Duration};
 
 use coldlink_app::{
-    AppError, AppInfo, Coldlink, CompareData, CreatedWallet, DemoDevice, DemoScreen, DeviceList,
-    DevicePrompt, DeviceWatch, NewPhrase, WalletStatus,
+    AppError, AppInfo, Catalogue, Coldlink, CreatedWallet, DemoDevice, DemoScreen, DeviceList,
+    DevicePrompt, DeviceWatch, NewPhrase, Support, WalletStatus,
 };
 use coldlink_types::Sensitive;
 use serde::Serialize;
@@ -70,12 +70,22 @@ async fn stop_demo_device(app: State<'_, Coldlink>) -> Result<(), AppError> {
     .await
 }
 
-/// The device catalogue and Coldlink's computed support per model.
+/// The device catalogue, every fact with its source.
 #[tauri::command]
 #[specta::specta]
-async fn compare_devices(app: State<'_, Coldlink>) -> Result<CompareData, AppError> {
+async fn device_catalogue(app: State<'_, Coldlink>) -> Result<Catalogue, AppError> {
     let app = app.inner().clone();
-    blocking(move || app.compare()).await
+    blocking(move || app.catalogue()).await
+}
+
+/// Coldlink's support per catalogue model, computed by exercising each driver.
+#[tauri::command]
+#[specta::specta]
+async fn device_support(
+    app: State<'_, Coldlink>,
+) -> Result<std::collections::BTreeMap<String, Support>, AppError> {
+    let app = app.inner().clone();
+    blocking(move || app.support()).await
 }
 
 /// What the simulated demo devices' screens show now.
@@ -303,7 +313,8 @@ pub fn specta_builder<R: tauri::Runtime>() -> tauri_specta::Builder<R> {
             start_demo_device,
             stop_demo_device,
             demo_screens,
-            compare_devices,
+            device_catalogue,
+            device_support,
             device_fingerprint,
             device_prompt,
             answer_pin_matrix,

@@ -20,10 +20,23 @@ function positionsFor(matrix, pin) {
   return [...pin].map((d) => order[digits.indexOf(d)]);
 }
 
-async function enterPin(s, pin) {
+/** Reads the simulated screen's pad; the page polls it, so wait until it is not the previous
+ *  prompt's (each PIN request scrambles anew; a same-looking pad just takes one more poll). */
+async function readMatrix(s, previous) {
+  const end = Date.now() + 5000;
+  let matrix = null;
+  while (Date.now() < end) {
+    matrix = await s.attribute(await s.waitFor(`${CARD} [data-testid="demo-matrix"]`, 5000), "data-matrix");
+    if (matrix !== previous) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return matrix;
+}
+
+async function enterPin(s, pin, previous = null) {
   await s.click(await s.waitFor(`${CARD} [data-testid="device-unlock"]`, 10000));
   await s.waitFor('[data-testid="pin-pad"]', 10000);
-  const matrix = await s.attribute(await s.waitFor(`${CARD} [data-testid="demo-matrix"]`, 5000), "data-matrix");
+  const matrix = await readMatrix(s, previous);
   assert.match(matrix, /^\d{3}\/\d{3}\/\d{3}$/);
   for (const cell of positionsFor(matrix, pin)) {
     await s.click(await s.waitFor(`[data-testid="pin-cell-${cell}"]`));
@@ -49,7 +62,7 @@ test("the demo Trezor is unlocked through the PIN pad and shows its fingerprint"
     assert.equal(await s.text(await s.waitFor(`${CARD} [data-testid="device-fingerprint"]`)), "unlock to read it");
 
     // A wrong PIN: a clear error, still locked.
-    await enterPin(s, "4321");
+    const first = await enterPin(s, "4321");
     await s.screenshot("trezor-pin-pad");
     await s.click(await s.waitFor('[data-testid="pin-submit"]'));
     await s.waitGone('[data-testid="pin-pad"]', 10000);
@@ -57,7 +70,7 @@ test("the demo Trezor is unlocked through the PIN pad and shows its fingerprint"
     assert.match(await s.text(err), /wrong PIN/i);
 
     // The right one.
-    await enterPin(s, "1234");
+    await enterPin(s, "1234", first);
     await s.click(await s.waitFor('[data-testid="pin-submit"]'));
     await s.waitGone('[data-testid="pin-pad"]', 10000);
     const deadline = Date.now() + 10000;

@@ -101,15 +101,27 @@ pub fn computed_support(model: &DeviceModel) -> Support {
 }
 
 impl Coldlink {
-    /// The catalogue and Coldlink's support for each model.
-    pub fn compare(&self) -> Result<CompareData, AppError> {
-        let catalogue = Catalogue::load().map_err(|e| AppError::internal(e.to_string()))?;
-        let support = catalogue
+    /// The device catalogue (fast: no probing).
+    pub fn catalogue(&self) -> Result<Catalogue, AppError> {
+        Catalogue::load().map_err(|e| AppError::internal(e.to_string()))
+    }
+
+    /// Coldlink's support for each model, by id (the first call exercises every driver).
+    pub fn support(&self) -> Result<BTreeMap<String, Support>, AppError> {
+        Ok(self
+            .catalogue()?
             .models
             .iter()
             .map(|m| (m.id.clone(), computed_support(m)))
-            .collect();
-        Ok(CompareData { catalogue, support })
+            .collect())
+    }
+
+    /// The catalogue and Coldlink's support for each model.
+    pub fn compare(&self) -> Result<CompareData, AppError> {
+        Ok(CompareData {
+            catalogue: self.catalogue()?,
+            support: self.support()?,
+        })
     }
 }
 

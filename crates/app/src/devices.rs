@@ -8,7 +8,7 @@ use std::{
     collections::{HashMap, HashSet},
     sync::{
         mpsc::{self, RecvTimeoutError},
-        Arc, Mutex,
+        Arc, Condvar, Mutex,
     },
     thread,
     time::Duration,
@@ -28,6 +28,8 @@ const PROBE_TIMEOUT: Duration = Duration::from_millis(150);
 /// How long a Ledger may take to say which app is open. Longer than a probe: real firmware
 /// answers in ~70 ms, but a busy machine should not make the details flicker.
 const STATUS_TIMEOUT: Duration = Duration::from_millis(600);
+/// How long an operation waits for a status probe of the same device to end.
+const CLAIM_WAIT: Duration = Duration::from_secs(3);
 
 /// What the Devices page and `coldlink devices` show.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, specta::Type)]
@@ -47,8 +49,9 @@ pub struct DeviceService {
     extra: Arc<Mutex<Vec<(EmulatorEndpoint, String)>>>,
     /// Last status read per device id, kept while a device is busy with another session.
     last_status: Arc<Mutex<HashMap<String, Status>>>,
-    /// Devices an operation of ours is using now; scans do not talk to them meanwhile.
-    in_use: Arc<Mutex<HashSet<String>>>,
+    /// Devices being talked to now (by an operation or a status probe): one conversation per
+    /// device at a time, or a probe's GetFeatures would cut into a PIN prompt.
+    in_use: Arc<(Mutex<HashSet<String>>, Condvar)>,
 }
 
 /// What a scan learns by asking a device.
@@ -73,20 +76,28 @@ impl DeviceService {
         }
     }
 
-    /// Marks `id` as in use by an operation until [`DeviceService::release`].
+    /// Marks `id` as in use by an operation until [`DeviceService::release`], waiting (a
+    /// moment at most: probes are short) for a status probe to finish first.
     pub(crate) fn claim(&self, id: &str) {
-        self.in_use
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(id.to_owned());
+        let (lock, cv) = &*self.in_use;
+        let g = lock.lock().unwrap_or_else(|p| p.into_inner());
+        let (mut g, _) = cv
+            .wait_timeout_while(g, CLAIM_WAIT, |set| set.contains(id))
+            .unwrap_or_else(|p| p.into_inner());
+        g.insert(id.to_owned());
+    }
+
+    /// Claims `id` only if nobody is talking to it.
+    fn try_claim(&self, id: &str) -> bool {
+        let mut g = self.in_use.0.lock().unwrap_or_else(|p| p.into_inner());
+        g.insert(id.to_owned())
     }
 
     /// Ends [`DeviceService::claim`].
     pub(crate) fn release(&self, id: &str) {
-        self.in_use
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(id);
+        let (lock, cv) = &*self.in_use;
+        lock.lock().unwrap_or_else(|p| p.into_inner()).remove(id);
+        cv.notify_all();
     }
 
     /// Scans now, and asks each Ledger which app is open (and, in the Bitcoin app, its
@@ -97,19 +108,23 @@ impl DeviceService {
         endpoints.extend(extra.iter().map(|(e, _)| *e));
         let s = scan(&endpoints, PROBE_TIMEOUT);
         let mut devices = s.devices;
-        let in_use = self
-            .in_use
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone();
         let mut cache = self.last_status.lock().unwrap_or_else(|p| p.into_inner());
         cache.retain(|id, _| devices.iter().any(|d| &d.id == id));
         for d in devices.iter_mut() {
-            let probe = match d.vendor {
-                _ if in_use.contains(&d.id) => Err(SignerError::Timeout),
-                Vendor::Ledger => ledger_status(d),
-                Vendor::Trezor | Vendor::Keepkey => trezor_status(d),
-                _ => continue,
+            if !matches!(d.vendor, Vendor::Ledger | Vendor::Trezor | Vendor::Keepkey) {
+                continue;
+            }
+            let probe = if self.try_claim(&d.id) {
+                let r = if d.vendor == Vendor::Ledger {
+                    ledger_status(d)
+                } else {
+                    trezor_status(d)
+                };
+                self.release(&d.id);
+                r
+            } else {
+                // In use by an operation: show what we knew.
+                Err(SignerError::Timeout)
             };
             let status = match probe {
                 Ok(st) => {

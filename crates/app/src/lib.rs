@@ -15,6 +15,7 @@ mod prompts;
 mod soft_wallet;
 
 pub use bitcoin_ops::{parse_chain, parse_kind, parse_psbt, Descriptors, SignedPsbt};
+pub use coldlink_catalogue::{Catalogue, Support};
 pub use compare::{computed_support, CompareData};
 pub use config::{AppConfig, EmulatorSetting, ENV_DATA_DIR, ENV_SPECULOS, ENV_TREZOR_EMULATOR};
 pub use demo::{DemoDevice, DemoScreen, DEMO_NAME, DEMO_TREZOR_NAME, DEMO_TREZOR_PIN};

@@ -15,8 +15,10 @@ export const commands = {
 	stopDemoDevice: () => typedError<null, AppError>(__TAURI_INVOKE("stop_demo_device")),
 	/**  What the simulated demo devices' screens show now. */
 	demoScreens: () => typedError<DemoScreen[], AppError>(__TAURI_INVOKE("demo_screens")),
-	/**  The device catalogue and Coldlink's computed support per model. */
-	compareDevices: () => typedError<CompareData, AppError>(__TAURI_INVOKE("compare_devices")),
+	/**  The device catalogue, every fact with its source. */
+	deviceCatalogue: () => typedError<Catalogue, AppError>(__TAURI_INVOKE("device_catalogue")),
+	/**  Coldlink's support per catalogue model, computed by exercising each driver. */
+	deviceSupport: () => typedError<{ [key in string]: Support }, AppError>(__TAURI_INVOKE("device_support")),
 	/**
 	 *  Reads a device's master fingerprint; on a locked Trezor this is how it is unlocked (the
 	 *  PIN question arrives through `device_prompt`).
@@ -109,14 +111,6 @@ export type CoinCount = {
 	value: string,
 	/**  When, if stated. */
 	as_of: string | null,
-};
-
-/**  The catalogue with Coldlink's computed support per model id. */
-export type CompareData = {
-	/**  Models, coins and facts with sources. */
-	catalogue: Catalogue,
-	/**  What Coldlink does with each model, by model id. */
-	support: { [key in string]: Support },
 };
 
 /**  How Coldlink reaches the device. */

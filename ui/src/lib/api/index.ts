@@ -6,7 +6,6 @@ export type { AppError, AppInfo, DeviceList };
 export type {
   Catalogue,
   Cell,
-  CompareData,
   DeviceModel,
   Support,
   DemoScreen,
@@ -43,7 +42,8 @@ export const api = {
   startDemoDevice: () => call(commands.startDemoDevice()),
   stopDemoDevice: () => call(commands.stopDemoDevice()),
   demoScreens: () => call(commands.demoScreens()),
-  compareDevices: () => call(commands.compareDevices()),
+  deviceCatalogue: () => call(commands.deviceCatalogue()),
+  deviceSupport: () => call(commands.deviceSupport()),
   deviceFingerprint: (id: string) => call(commands.deviceFingerprint(id)),
   devicePrompt: () => call(commands.devicePrompt()),
   answerPinMatrix: (positions: string) => call(commands.answerPinMatrix(positions)),
