@@ -5,8 +5,6 @@
 //! anvil is started with the public "abandon … about" mnemonic, so the simulated device's
 //! first account is pre-funded.
 
-mod common;
-
 use std::{
     str::FromStr,
     time::{Duration, Instant},
@@ -18,7 +16,7 @@ use alloy_primitives::{address, Address, Bytes, TxKind, U256};
 use bitcoin::bip32::DerivationPath;
 use coldlink_ledger::{eth, SpeculosExchange};
 use coldlink_sim::ledger::{spawn_speculos, LedgerSim};
-use common::{hex, rpc_raw, start_anvil, u256, CHAIN};
+use coldlink_testkit::{hex, rpc_raw, start_anvil, CHAIN};
 use serde_json::{json, Value};
 
 const MNEMONIC: &str =
@@ -116,4 +114,8 @@ fn anvil_accepts_what_the_simulated_ledger_signed() {
     )
     .expect_err("a node of another chain must refuse it");
     assert!(err.to_lowercase().contains("chain"), "{err}");
+}
+
+fn u256(v: &serde_json::Value) -> U256 {
+    U256::from_str(v.as_str().expect("hex string")).expect("quantity")
 }

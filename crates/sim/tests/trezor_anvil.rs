@@ -3,8 +3,6 @@
 //! chain is refused. anvil runs with Trezor's test seed (`all` ×12), so the device's first
 //! account is funded.
 
-mod common;
-
 use std::{str::FromStr, sync::Arc};
 
 use alloy_consensus::{TxEip1559, TxEnvelope, TxLegacy, TypedTransaction};
@@ -14,8 +12,8 @@ use bitcoin::{bip32::DerivationPath, Network};
 use coldlink_bridge::UdpTransport;
 use coldlink_signer::Headless;
 use coldlink_sim::trezor::{spawn_udp, TrezorOptions, TrezorSim};
+use coldlink_testkit::{hex, rpc_raw, send_and_confirm, start_anvil, CHAIN};
 use coldlink_trezor::Trezor;
-use common::{hex, rpc_raw, send_and_confirm, start_anvil, u256, CHAIN};
 use serde_json::json;
 
 const ALL: &str = "all all all all all all all all all all all all";
@@ -101,4 +99,8 @@ fn anvil_accepts_what_the_simulated_trezor_signed() {
     )
     .expect_err("a node of another chain must refuse it");
     assert!(err.to_lowercase().contains("chain"), "{err}");
+}
+
+fn u256(v: &serde_json::Value) -> U256 {
+    U256::from_str(v.as_str().expect("hex string")).expect("quantity")
 }

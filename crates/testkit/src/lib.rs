@@ -1,28 +1,28 @@
-//! A real Ethereum node for tests: anvil (installed by `scripts/setup`) on a free port of
-//! 127.0.0.1, with a given mnemonic so the simulated devices' accounts are funded, and a tiny
-//! JSON-RPC client over HTTP/1.0.
+//! A real Ethereum node for tests: anvil (installed by `scripts/setup`, npm
+//! `@foundry-rs/anvil-linux-amd64`) on a free port of 127.0.0.1, with a given mnemonic so the
+//! test wallets' accounts are funded, and a tiny JSON-RPC client over HTTP/1.0.
+//!
+//! For tests only: its helpers fail loudly (panic) when the node misbehaves.
 
-// Test helpers outside #[test] functions may fail the test loudly; not every test file uses
-// every helper.
-#![allow(clippy::panic, dead_code)]
+#![allow(clippy::panic, clippy::unwrap_used)]
 
 use std::{
     io::{Read, Write},
     net::{TcpListener, TcpStream},
     process::{Child, Command, Stdio},
-    str::FromStr,
     time::{Duration, Instant},
 };
 
-use alloy_primitives::U256;
 use serde_json::{json, Value};
 
 /// The chain id the tests' node runs.
-pub(crate) const CHAIN: u64 = 31337;
+pub const CHAIN: u64 = 31337;
 
-pub(crate) struct Anvil {
+/// A running node; dropping it stops the process.
+pub struct Anvil {
     child: Child,
-    pub(crate) port: u16,
+    /// Its JSON-RPC port on 127.0.0.1.
+    pub port: u16,
 }
 
 impl Drop for Anvil {
@@ -32,14 +32,16 @@ impl Drop for Anvil {
     }
 }
 
-fn anvil_binary() -> String {
+/// Where anvil is: `COLDLINK_ANVIL`, or where `scripts/setup` puts it.
+pub fn anvil_binary() -> String {
     std::env::var("COLDLINK_ANVIL").unwrap_or_else(|_| {
         let home = std::env::var("HOME").unwrap_or_default();
         format!("{home}/.cache/coldlink/tools/node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil")
     })
 }
 
-pub(crate) fn start_anvil(mnemonic: &str) -> Anvil {
+/// Starts anvil with `mnemonic` and chain id [`CHAIN`], waiting until it answers.
+pub fn start_anvil(mnemonic: &str) -> Anvil {
     let port = TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .expect("free port")
@@ -62,7 +64,7 @@ pub(crate) fn start_anvil(mnemonic: &str) -> Anvil {
 }
 
 /// JSON-RPC over HTTP/1.0 (so the node answers without chunked encoding).
-pub(crate) fn rpc_raw(port: u16, method: &str, params: Value) -> Result<Value, String> {
+pub fn rpc_raw(port: u16, method: &str, params: Value) -> Result<Value, String> {
     let body = json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params}).to_string();
     let mut s = TcpStream::connect(("127.0.0.1", port)).map_err(|e| e.to_string())?;
     let req = format!(
@@ -80,12 +82,8 @@ pub(crate) fn rpc_raw(port: u16, method: &str, params: Value) -> Result<Value, S
     }
 }
 
-pub(crate) fn u256(v: &Value) -> U256 {
-    U256::from_str(v.as_str().expect("hex string")).expect("quantity")
-}
-
 /// Sends a raw signed transaction and waits for its receipt.
-pub(crate) fn send_and_confirm(port: u16, raw: &[u8]) -> Value {
+pub fn send_and_confirm(port: u16, raw: &[u8]) -> Value {
     let hash = rpc_raw(
         port,
         "eth_sendRawTransaction",
@@ -103,6 +101,14 @@ pub(crate) fn send_and_confirm(port: u16, raw: &[u8]) -> Value {
     }
 }
 
-pub(crate) fn hex(b: &[u8]) -> String {
+/// Lower-case hex without prefix.
+pub fn hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+impl Anvil {
+    /// The node's URL.
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
 }

@@ -1,0 +1,192 @@
+//! `coldlink-evm` against a real node: anvil started by the test with the public test mnemonic,
+//! a real ERC-20 (`tests/fixtures/erc20/ColdToken.sol`, compiled artefact checked in beside
+//! it) deployed, balances read in one round trip, native and token transfers prepared here,
+//! signed by the software wallet, broadcast and followed to their receipts; a reverting
+//! transfer shows as failed; a node that is down and a wrong chain id are clear errors.
+
+use std::{str::FromStr, time::Duration};
+
+use alloy_consensus::TxEnvelope;
+use alloy_eips::eip2718::Encodable2718;
+use alloy_primitives::{Address, U256};
+use alloy_sol_types::SolValue;
+use bitcoin::bip32::DerivationPath;
+use coldlink_evm::{
+    balances, broadcast, parse_units, prepare_transfer, token_info, wait_for_receipt, Asset,
+    EvmError, EvmNetwork, FeeChoice, Rpc, TransferRequest,
+};
+use coldlink_soft::SoftWallet;
+use coldlink_testkit::{rpc_raw, start_anvil, Anvil, CHAIN};
+use coldlink_types::Sensitive;
+use serde_json::json;
+
+const MNEMONIC: &str =
+    "abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon about";
+const BYTECODE: &str = include_str!("../../../tests/fixtures/erc20/ColdToken.bin");
+
+fn wallet() -> SoftWallet {
+    SoftWallet::from_mnemonic(
+        &Sensitive::new(MNEMONIC.to_owned()),
+        &Sensitive::new(String::new()),
+    )
+    .expect("wallet")
+}
+
+fn path(i: u32) -> DerivationPath {
+    DerivationPath::from_str(&format!("m/44'/60'/0'/0/{i}")).expect("path")
+}
+
+/// Deploys ColdToken (18 decimals, 1 000 000 CLD to `from`) through anvil's unlocked account;
+/// returns its address.
+fn deploy(node: &Anvil, from: Address) -> Address {
+    let supply = U256::from(1_000_000u64) * U256::from(10u64).pow(U256::from(18u8));
+    let args = ("Cold Token".to_owned(), "CLD".to_owned(), U256::from(18u8), supply).abi_encode_params();
+    let data = format!("0x{}{}", BYTECODE.trim(), coldlink_testkit::hex(&args));
+    let hash = rpc_raw(
+        node.port,
+        "eth_sendTransaction",
+        json!([{"from": from, "data": data, "gas": "0x200000"}]),
+    )
+    .expect("deploy");
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let r = rpc_raw(node.port, "eth_getTransactionReceipt", json!([hash])).expect("receipt");
+        if let Some(a) = r.get("contractAddress").and_then(|v| v.as_str()) {
+            return Address::from_str(a).expect("address");
+        }
+        assert!(std::time::Instant::now() < deadline, "not deployed");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn send(
+    rpc: &Rpc,
+    net: &EvmNetwork,
+    w: &SoftWallet,
+    from: u32,
+    req: TransferRequest,
+) -> coldlink_evm::Receipt {
+    let prepared = prepare_transfer(rpc, net, &req).expect("prepared");
+    let signed = w
+        .sign_evm_transaction(&path(from), prepared.tx)
+        .expect("signed");
+    assert_eq!(signed.recover_signer().expect("recover"), req.from);
+    let raw = TxEnvelope::from(signed).encoded_2718();
+    let hash = broadcast(rpc, &raw).expect("broadcast");
+    wait_for_receipt(rpc, hash, Duration::from_secs(10))
+        .expect("receipt")
+        .expect("mined")
+}
+
+#[test]
+fn balances_transfers_and_failures_against_a_real_node() {
+    let node = start_anvil(MNEMONIC);
+    let net = EvmNetwork::custom("anvil", &node.url(), CHAIN, "ETH").expect("custom network");
+    assert!(net.eip1559);
+    let rpc = Rpc::new(&node.url()).expect("rpc");
+    let w = wallet();
+    let a0 = w.eth_address(&path(0)).expect("a0");
+    let a1 = w.eth_address(&path(1)).expect("a1");
+    let stranger = Address::from_str("0x00000000000000000000000000000000c0ffee03").expect("addr");
+
+    let token_addr = deploy(&node, a0);
+    let token = token_info(&rpc, token_addr).expect("a token");
+    assert_eq!((token.symbol.as_str(), token.decimals), ("CLD", 18));
+    assert!(
+        matches!(token_info(&rpc, stranger), Err(EvmError::Invalid(_))),
+        "an account is not a token"
+    );
+
+    // Native transfer, EIP-1559, normal fee.
+    let one = parse_units("1", 18).expect("1");
+    let native = TransferRequest {
+        from: a0,
+        to: stranger,
+        asset: Asset::Native,
+        amount: one,
+        fee: FeeChoice::Normal,
+    };
+    assert!(send(&rpc, &net, &w, 0, native.clone()).success);
+    // Two token transfers in a row: the second takes the next nonce from the pending state.
+    let t = Asset::Token(token.clone());
+    for amount in ["12.25", "0.75"] {
+        let req = TransferRequest {
+            from: a0,
+            to: a1,
+            asset: t.clone(),
+            amount: parse_units(amount, 18).expect("amt"),
+            fee: FeeChoice::Fast,
+        };
+        assert!(send(&rpc, &net, &w, 0, req).success);
+    }
+    // Balances to the wei, every account and token in one round trip.
+    let before = rpc.round_trips();
+    let b = balances(&rpc, &[a0, a1, stranger], std::slice::from_ref(&token)).expect("balances");
+    assert_eq!(rpc.round_trips() - before, 1);
+    assert_eq!(b[2].native, one);
+    assert_eq!(
+        b[1].tokens[0].amount,
+        Some(parse_units("13", 18).expect("13"))
+    );
+    assert_eq!(
+        b[0].tokens[0].amount,
+        Some(parse_units("999987", 18).expect("rest"))
+    );
+
+    // More tokens than held: refused before signing, with the balance in words.
+    let too_much = TransferRequest {
+        from: a1,
+        to: a0,
+        asset: t.clone(),
+        amount: parse_units("14", 18).expect("14"),
+        fee: FeeChoice::Normal,
+    };
+    let e = prepare_transfer(&rpc, &net, &too_much).expect_err("too much");
+    assert!(e.to_string().contains("not enough CLD"), "{e}");
+
+    // A transfer that reverts on chain is reported as failed: prepared for an amount a1 holds,
+    // then changed to more than it holds (estimation would have refused it), signed, mined.
+    let ok = TransferRequest {
+        amount: parse_units("1", 18).expect("1"),
+        ..too_much
+    };
+    let mut prepared = prepare_transfer(&rpc, &net, &ok).expect("prepared");
+    if let alloy_consensus::TypedTransaction::Eip1559(tx) = &mut prepared.tx {
+        tx.input =
+            coldlink_evm::erc20::transfer_data(a0, parse_units("100", 18).expect("100")).into();
+    }
+    let signed = w
+        .sign_evm_transaction(&path(1), prepared.tx)
+        .expect("signed");
+    let hash = broadcast(&rpc, &TxEnvelope::from(signed).encoded_2718()).expect("accepted");
+    let r = wait_for_receipt(&rpc, hash, Duration::from_secs(10))
+        .expect("receipt")
+        .expect("mined");
+    assert!(!r.success, "a reverted transfer is a failure");
+
+    // A network configured with another chain id is refused up front.
+    let wrong = EvmNetwork {
+        chain_id: 1,
+        ..net.clone()
+    };
+    let e = prepare_transfer(&rpc, &wrong, &native).expect_err("wrong chain");
+    assert!(
+        matches!(
+            e,
+            EvmError::ChainMismatch {
+                expected: 1,
+                actual: CHAIN
+            }
+        ),
+        "{e}"
+    );
+    assert!(matches!(
+        EvmNetwork::custom("x", &node.url(), 5, "ETH"),
+        Err(EvmError::ChainMismatch { .. })
+    ));
+
+    // The node goes away: a clear error, not a hang.
+    drop(node);
+    let e = balances(&rpc, &[a0], &[]).expect_err("down");
+    assert!(matches!(e, EvmError::Unreachable { .. }), "{e}");
+}
