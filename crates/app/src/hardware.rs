@@ -59,7 +59,7 @@ pub struct SignedMessage {
     pub address: String,
 }
 
-fn parse_path(p: &str) -> Result<DerivationPath, AppError> {
+pub(crate) fn parse_path(p: &str) -> Result<DerivationPath, AppError> {
     let full = if p.starts_with('m') {
         p.to_owned()
     } else {
@@ -123,7 +123,7 @@ impl Opened {
         }
     }
 
-    fn eth_sign(
+    pub(crate) fn eth_sign(
         &mut self,
         path: &DerivationPath,
         tx: TypedTransaction,

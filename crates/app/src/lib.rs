@@ -9,6 +9,7 @@ mod config;
 mod demo;
 mod devices;
 mod error;
+mod evm_ops;
 mod evm_request;
 mod hardware;
 mod prompts;
@@ -21,6 +22,7 @@ pub use config::{AppConfig, EmulatorSetting, ENV_DATA_DIR, ENV_SPECULOS, ENV_TRE
 pub use demo::{DemoDevice, DemoScreen, DEMO_NAME, DEMO_TREZOR_NAME, DEMO_TREZOR_PIN};
 pub use devices::{DeviceList, DeviceService, DeviceWatch};
 pub use error::{AppError, ErrorKind};
+pub use evm_ops::{BalanceView, NetworkChoice, SentEvmTx, TokenBalanceView};
 pub use evm_request::{parse_address, EvmTxRequest};
 pub use hardware::{SignedEvmTx, SignedMessage, DEMO_MNEMONIC, TREZOR_DEMO_MNEMONIC};
 pub use prompts::DevicePrompt;

@@ -395,6 +395,22 @@ impl Coldlink {
         first_address(w)
     }
 
+    /// Runs `f` with the unlocked software wallet (counts as activity for auto-lock).
+    pub(crate) fn with_soft_wallet<T>(
+        &self,
+        f: impl FnOnce(&mut SoftWallet) -> Result<T, AppError>,
+    ) -> Result<T, AppError> {
+        let mut s = self.soft();
+        let (w, touched) = s.unlocked.as_mut().ok_or_else(|| {
+            AppError::new(
+                ErrorKind::DeviceLocked,
+                "The software wallet is locked: unlock it with your password",
+            )
+        })?;
+        *touched = Instant::now();
+        f(w)
+    }
+
     /// Autocomplete and corrections for one typed word of a recovery phrase.
     pub fn wallet_suggest(&self, typed: &str) -> Vec<String> {
         coldlink_soft::suggest(typed)

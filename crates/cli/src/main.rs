@@ -57,6 +57,9 @@ enum Command {
     /// Ethereum and EVM chains.
     #[command(subcommand)]
     Eth(Eth),
+    /// EVM accounts on a network: balances, sending, following a transaction.
+    #[command(subcommand)]
+    Evm(Evm),
     /// HWI-compatible interface, for Bitcoin Core's `-signer="coldlink hwi"`.
     Hwi {
         /// HWI options and command, e.g. `--fingerprint 73c5da0a --chain main getdescriptors`.
@@ -148,6 +151,79 @@ enum Eth {
         /// The message.
         #[arg(long)]
         message: String,
+    },
+}
+
+/// Which EVM network.
+#[derive(Args)]
+struct NetArgs {
+    /// A built-in network: ethereum, sepolia, arbitrum, optimism, base, polygon.
+    #[arg(long)]
+    network: Option<String>,
+    /// RPC URL (overrides the built-in one, or with --chain-id defines a custom network).
+    #[arg(long)]
+    rpc: Option<String>,
+    /// Chain id of a custom network; checked against the node.
+    #[arg(long)]
+    chain_id: Option<u64>,
+}
+
+impl NetArgs {
+    fn choice(&self) -> coldlink_app::NetworkChoice {
+        coldlink_app::NetworkChoice {
+            key: self.network.clone(),
+            rpc_url: self.rpc.clone(),
+            chain_id: self.chain_id,
+        }
+    }
+}
+
+#[derive(Subcommand)]
+enum Evm {
+    /// The built-in networks.
+    Networks,
+    /// Native and token balances of accounts (one round trip to the node).
+    Balance {
+        #[command(flatten)]
+        net: NetArgs,
+        /// Account addresses.
+        #[arg(long = "address", required = true)]
+        addresses: Vec<String>,
+        /// ERC-20 contract addresses.
+        #[arg(long = "token")]
+        tokens: Vec<String>,
+    },
+    /// Send the native coin or (with --token) an ERC-20 token, signed on a device.
+    Send {
+        #[command(flatten)]
+        net: NetArgs,
+        #[command(flatten)]
+        select: Select,
+        /// Derivation path of the sending account.
+        #[arg(long, default_value = ETH_PATH)]
+        path: String,
+        /// Recipient.
+        #[arg(long)]
+        to: String,
+        /// Amount in the coin's or token's unit ("0.5").
+        #[arg(long)]
+        amount: String,
+        /// ERC-20 contract to send instead of the native coin.
+        #[arg(long)]
+        token: Option<String>,
+        /// slow, normal or fast.
+        #[arg(long, default_value = "normal")]
+        fee: String,
+        /// Seconds to wait for the receipt.
+        #[arg(long, default_value_t = 60)]
+        wait: u64,
+    },
+    /// Whether a transaction is pending, confirmed or failed.
+    Status {
+        #[command(flatten)]
+        net: NetArgs,
+        /// Transaction hash.
+        hash: String,
     },
 }
 
@@ -280,6 +356,70 @@ fn run(cli: &Cli) -> Result<(), AppError> {
             } else {
                 println!("{}", signed.raw);
             }
+        }
+        Command::Evm(Evm::Networks) => {
+            let list = app.evm_networks();
+            if cli.json {
+                println!("{}", json!(list));
+            } else {
+                for n in list {
+                    println!(
+                        "{}\t{}\t{}\t{}\t{}",
+                        n.key, n.chain_id, n.symbol, n.name, n.rpc_url
+                    );
+                }
+            }
+        }
+        Command::Evm(Evm::Balance {
+            net,
+            addresses,
+            tokens,
+        }) => {
+            let network = app.evm_network(&net.choice())?;
+            let list = app.evm_balances(&network, addresses, tokens)?;
+            if cli.json {
+                println!("{}", json!(list));
+            } else {
+                for b in list {
+                    println!("{}\t{} {}", b.address, b.amount, b.symbol);
+                    for t in b.tokens {
+                        let amount = t.amount.unwrap_or_else(|| "unavailable".into());
+                        println!("{}\t{} {}", b.address, amount, t.symbol);
+                    }
+                }
+            }
+        }
+        Command::Evm(Evm::Send {
+            net,
+            select,
+            path,
+            to,
+            amount,
+            token,
+            fee,
+            wait,
+        }) => {
+            let network = app.evm_network(&net.choice())?;
+            let dev = device(&app, select)?;
+            let sent = app.evm_send(
+                &network,
+                &dev,
+                path,
+                to,
+                amount,
+                token.as_deref(),
+                fee,
+                std::time::Duration::from_secs(*wait),
+            )?;
+            if cli.json {
+                println!("{}", json!(sent));
+            } else {
+                println!("{}\t{}", sent.hash, sent.status);
+            }
+        }
+        Command::Evm(Evm::Status { net, hash }) => {
+            let network = app.evm_network(&net.choice())?;
+            emit(cli.json, "status", &app.evm_tx_status(&network, hash)?);
         }
         Command::Eth(Eth::SignMessage {
             select,

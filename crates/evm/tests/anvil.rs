@@ -6,23 +6,21 @@
 
 use std::{str::FromStr, time::Duration};
 
+use alloy_consensus::Transaction;
 use alloy_consensus::TxEnvelope;
 use alloy_eips::eip2718::Encodable2718;
-use alloy_primitives::{Address, U256};
-use alloy_sol_types::SolValue;
+use alloy_primitives::Address;
 use bitcoin::bip32::DerivationPath;
 use coldlink_evm::{
     balances, broadcast, parse_units, prepare_transfer, token_info, wait_for_receipt, Asset,
     EvmError, EvmNetwork, FeeChoice, Rpc, TransferRequest,
 };
 use coldlink_soft::SoftWallet;
-use coldlink_testkit::{rpc_raw, start_anvil, Anvil, CHAIN};
+use coldlink_testkit::{start_anvil, CHAIN};
 use coldlink_types::Sensitive;
-use serde_json::json;
 
 const MNEMONIC: &str =
     "abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon about";
-const BYTECODE: &str = include_str!("../../../tests/fixtures/erc20/ColdToken.bin");
 
 fn wallet() -> SoftWallet {
     SoftWallet::from_mnemonic(
@@ -34,29 +32,6 @@ fn wallet() -> SoftWallet {
 
 fn path(i: u32) -> DerivationPath {
     DerivationPath::from_str(&format!("m/44'/60'/0'/0/{i}")).expect("path")
-}
-
-/// Deploys ColdToken (18 decimals, 1 000 000 CLD to `from`) through anvil's unlocked account;
-/// returns its address.
-fn deploy(node: &Anvil, from: Address) -> Address {
-    let supply = U256::from(1_000_000u64) * U256::from(10u64).pow(U256::from(18u8));
-    let args = ("Cold Token".to_owned(), "CLD".to_owned(), U256::from(18u8), supply).abi_encode_params();
-    let data = format!("0x{}{}", BYTECODE.trim(), coldlink_testkit::hex(&args));
-    let hash = rpc_raw(
-        node.port,
-        "eth_sendTransaction",
-        json!([{"from": from, "data": data, "gas": "0x200000"}]),
-    )
-    .expect("deploy");
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    loop {
-        let r = rpc_raw(node.port, "eth_getTransactionReceipt", json!([hash])).expect("receipt");
-        if let Some(a) = r.get("contractAddress").and_then(|v| v.as_str()) {
-            return Address::from_str(a).expect("address");
-        }
-        assert!(std::time::Instant::now() < deadline, "not deployed");
-        std::thread::sleep(Duration::from_millis(20));
-    }
 }
 
 fn send(
@@ -89,7 +64,14 @@ fn balances_transfers_and_failures_against_a_real_node() {
     let a1 = w.eth_address(&path(1)).expect("a1");
     let stranger = Address::from_str("0x00000000000000000000000000000000c0ffee03").expect("addr");
 
-    let token_addr = deploy(&node, a0);
+    let supply = 1_000_000u128 * 10u128.pow(18);
+    let token_addr = Address::from_str(&coldlink_testkit::deploy_cold_token(
+        node.port,
+        &a0.to_string(),
+        "CLD",
+        supply,
+    ))
+    .expect("address");
     let token = token_info(&rpc, token_addr).expect("a token");
     assert_eq!((token.symbol.as_str(), token.decimals), ("CLD", 18));
     assert!(
@@ -131,6 +113,32 @@ fn balances_transfers_and_failures_against_a_real_node() {
     assert_eq!(
         b[0].tokens[0].amount,
         Some(parse_units("999987", 18).expect("rest"))
+    );
+
+    // A chain without EIP-1559 fees gets a legacy (EIP-155) transaction; anvil takes both.
+    let legacy_net = EvmNetwork {
+        eip1559: false,
+        ..net.clone()
+    };
+    let prepared = prepare_transfer(&rpc, &legacy_net, &native).expect("legacy");
+    assert!(matches!(
+        prepared.tx,
+        alloy_consensus::TypedTransaction::Legacy(_)
+    ));
+    assert_eq!(
+        prepared.tx.chain_id(),
+        Some(CHAIN),
+        "replay protection: the chain id is signed"
+    );
+    let signed = w
+        .sign_evm_transaction(&path(0), prepared.tx)
+        .expect("signed");
+    let hash = broadcast(&rpc, &TxEnvelope::from(signed).encoded_2718()).expect("legacy accepted");
+    assert!(
+        wait_for_receipt(&rpc, hash, Duration::from_secs(10))
+            .expect("r")
+            .expect("mined")
+            .success
     );
 
     // More tokens than held: refused before signing, with the balance in words.

@@ -112,3 +112,51 @@ impl Anvil {
         format!("http://127.0.0.1:{}", self.port)
     }
 }
+
+const COLD_TOKEN: &str = include_str!("../../../tests/fixtures/erc20/ColdToken.bin");
+
+fn word(n: u128) -> String {
+    format!("{n:064x}")
+}
+
+fn abi_string(s: &str) -> String {
+    let mut hex_s = hex(s.as_bytes());
+    while !hex_s.len().is_multiple_of(64) {
+        hex_s.push('0');
+    }
+    format!("{}{hex_s}", word(s.len() as u128))
+}
+
+/// Deploys the test ERC-20 (`tests/fixtures/erc20/ColdToken.sol`) as `symbol` with 18
+/// decimals and `supply` base units, all to `from` (an anvil dev account, which the node signs
+/// for); returns the contract address.
+pub fn deploy_cold_token(port: u16, from: &str, symbol: &str, supply: u128) -> String {
+    // Constructor (string name, string symbol, uint8 decimals, uint256 supply): four head
+    // words (two offsets into the tail), then each string as length + padded bytes.
+    let name = abi_string(&format!("{symbol} test token"));
+    let sym = abi_string(symbol);
+    let head = 4 * 32;
+    let args = format!(
+        "{}{}{}{}{name}{sym}",
+        word(head),
+        word(head + name.len() as u128 / 2),
+        word(18),
+        word(supply)
+    );
+    let data = format!("0x{}{args}", COLD_TOKEN.trim());
+    let hash = rpc_raw(
+        port,
+        "eth_sendTransaction",
+        json!([{"from": from, "data": data, "gas": "0x200000"}]),
+    )
+    .unwrap_or_else(|e| panic!("deploy: {e}"));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let r = rpc_raw(port, "eth_getTransactionReceipt", json!([hash])).unwrap_or(Value::Null);
+        if let Some(a) = r.get("contractAddress").and_then(Value::as_str) {
+            return a.to_owned();
+        }
+        assert!(Instant::now() < deadline, "the token was not deployed");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
