@@ -31,6 +31,8 @@ pub struct EmulatorSetting {
 
 /// Overrides where Coldlink keeps its files (wallet keystore, later the database).
 pub const ENV_DATA_DIR: &str = "COLDLINK_DATA_DIR";
+/// An extra EVM network, `URL#chainId` (a local node for development and tests).
+pub const ENV_EVM_RPC: &str = "COLDLINK_EVM_RPC";
 
 /// The configuration the services start from.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -39,6 +41,8 @@ pub struct AppConfig {
     pub emulators: Vec<EmulatorSetting>,
     /// Where Coldlink keeps its files; `None` means the platform's data folder.
     pub data_dir: Option<std::path::PathBuf>,
+    /// An extra EVM network ("URL#chainId"), e.g. a local node; from `COLDLINK_EVM_RPC`.
+    pub evm_rpc: Option<String>,
 }
 
 impl AppConfig {
@@ -93,6 +97,7 @@ impl AppConfig {
         Ok(Self {
             emulators,
             data_dir: get(ENV_DATA_DIR).filter(|d| !d.is_empty()).map(Into::into),
+            evm_rpc: get(ENV_EVM_RPC).filter(|d| !d.trim().is_empty()),
         })
     }
 

@@ -49,6 +49,9 @@ pub struct DeviceService {
     extra: Arc<Mutex<Vec<(EmulatorEndpoint, String)>>>,
     /// Last status read per device id, kept while a device is busy with another session.
     last_status: Arc<Mutex<HashMap<String, Status>>>,
+    /// The master fingerprint last read from each connected device: a Ledger shows it only in
+    /// its Bitcoin app, but the seed does not change when the user opens another app.
+    fingerprints: Arc<Mutex<HashMap<String, Fingerprint>>>,
     /// Devices being talked to now (by an operation or a status probe): one conversation per
     /// device at a time, or a probe's GetFeatures would cut into a PIN prompt.
     in_use: Arc<(Mutex<HashSet<String>>, Condvar)>,
@@ -72,6 +75,7 @@ impl DeviceService {
             endpoints,
             extra: Arc::default(),
             last_status: Arc::default(),
+            fingerprints: Arc::default(),
             in_use: Arc::default(),
         }
     }
@@ -85,6 +89,14 @@ impl DeviceService {
             .wait_timeout_while(g, CLAIM_WAIT, |set| set.contains(id))
             .unwrap_or_else(|p| p.into_inner());
         g.insert(id.to_owned());
+    }
+
+    /// Remembers the fingerprint an operation read from device `id`.
+    pub(crate) fn remember_fingerprint(&self, id: &str, fp: Fingerprint) {
+        self.fingerprints
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(id.to_owned(), fp);
     }
 
     /// Claims `id` only if nobody is talking to it.
@@ -110,6 +122,8 @@ impl DeviceService {
         let mut devices = s.devices;
         let mut cache = self.last_status.lock().unwrap_or_else(|p| p.into_inner());
         cache.retain(|id, _| devices.iter().any(|d| &d.id == id));
+        let mut fps = self.fingerprints.lock().unwrap_or_else(|p| p.into_inner());
+        fps.retain(|id, _| devices.iter().any(|d| &d.id == id));
         for d in devices.iter_mut() {
             if !matches!(d.vendor, Vendor::Ledger | Vendor::Trezor | Vendor::Keepkey) {
                 continue;
@@ -140,6 +154,13 @@ impl DeviceService {
             };
             if let Some(st) = status {
                 apply(d, st);
+            }
+            match d.fingerprint {
+                Some(fp) => {
+                    fps.insert(d.id.clone(), fp);
+                }
+                None if d.state != DeviceState::Locked => d.fingerprint = fps.get(&d.id).copied(),
+                None => {}
             }
         }
         for d in devices.iter_mut() {
@@ -364,13 +385,22 @@ mod tests {
         assert_eq!(d.state, DeviceState::Locked);
         assert_eq!(d.fingerprint, None);
 
+        // In another app the fingerprint cannot be read, but the seed is the same: the one
+        // read earlier from this connected device is kept.
         control.set_locked(false);
         control.set_app(Some("Ethereum"));
         let d = find(service.list());
         assert_eq!(
-            (d.app.as_deref(), d.state, d.fingerprint),
-            (Some("Ethereum"), DeviceState::Available, None)
+            (d.app.as_deref(), d.state),
+            (Some("Ethereum"), DeviceState::Available)
         );
+        assert_eq!(
+            d.fingerprint.map(|f| f.to_string()).as_deref(),
+            Some("73c5da0a")
+        );
+        // Unplugged and plugged in again, it is forgotten until read again.
+        drop(server);
+        assert!(service.list().devices.iter().all(|d| d.id != id));
     }
 
     #[test]

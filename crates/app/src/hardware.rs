@@ -307,7 +307,10 @@ impl Coldlink {
     /// or passphrase through the device prompt).
     pub fn master_fingerprint(&self, device: &str) -> Result<String, AppError> {
         let (mut dev, _in_use) = self.open_device(device, Network::Bitcoin)?;
-        Ok(dev.fingerprint()?.to_string())
+        let fp = dev.fingerprint()?;
+        self.devices()
+            .remember_fingerprint(device, coldlink_types::Fingerprint(fp.to_bytes()));
+        Ok(fp.to_string())
     }
 
     /// The extended public key at `path`, shown on the device with `display`.

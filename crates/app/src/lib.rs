@@ -9,6 +9,7 @@ mod config;
 mod demo;
 mod devices;
 mod error;
+mod evm_accounts;
 mod evm_ops;
 mod evm_request;
 mod hardware;
@@ -18,10 +19,13 @@ mod soft_wallet;
 pub use bitcoin_ops::{parse_chain, parse_kind, parse_psbt, Descriptors, SignedPsbt};
 pub use coldlink_catalogue::{Catalogue, Support};
 pub use compare::{computed_support, CompareData};
-pub use config::{AppConfig, EmulatorSetting, ENV_DATA_DIR, ENV_SPECULOS, ENV_TREZOR_EMULATOR};
+pub use config::{
+    AppConfig, EmulatorSetting, ENV_DATA_DIR, ENV_EVM_RPC, ENV_SPECULOS, ENV_TREZOR_EMULATOR,
+};
 pub use demo::{DemoDevice, DemoScreen, DEMO_NAME, DEMO_TREZOR_NAME, DEMO_TREZOR_PIN};
 pub use devices::{DeviceList, DeviceService, DeviceWatch};
 pub use error::{AppError, ErrorKind};
+pub use evm_accounts::{EvmAccountView, EvmNetworkView, SendReview, SendView, TokenAmountView};
 pub use evm_ops::{BalanceView, NetworkChoice, SentEvmTx, TokenBalanceView};
 pub use evm_request::{parse_address, EvmTxRequest};
 pub use hardware::{SignedEvmTx, SignedMessage, DEMO_MNEMONIC, TREZOR_DEMO_MNEMONIC};
@@ -48,6 +52,8 @@ pub struct Coldlink {
     demo: demo::DemoSlot,
     soft: soft_wallet::SoftSlot,
     prompts: prompts::Prompts,
+    store: evm_accounts::StoreSlot,
+    pending_sends: evm_accounts::PendingSends,
     /// Who answers devices' questions; the UI's prompt slot unless replaced (the CLI asks on
     /// its terminal).
     interaction: Option<Ui>,
@@ -72,6 +78,8 @@ impl Coldlink {
             demo: demo::DemoSlot::default(),
             soft: soft_wallet::SoftSlot::default(),
             prompts: prompts::Prompts::default(),
+            store: Default::default(),
+            pending_sends: Default::default(),
             interaction: None,
         }
     }

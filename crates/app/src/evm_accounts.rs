@@ -1,0 +1,617 @@
+//! EVM accounts as the app keeps them: added from any signer (a device, named by its master
+//! fingerprint so it is found again whatever port it is on; the software wallet; or an address
+//! to watch), stored in the local database with the tokens the user added, shown with their
+//! balances (or, offline, with why not), and sends that go through a review the user confirms:
+//! what is signed is exactly what was reviewed.
+
+use std::{
+    collections::HashMap,
+    str::FromStr,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use alloy_consensus::TxEnvelope;
+use alloy_eips::eip2718::Encodable2718;
+use alloy_primitives::Address;
+use bitcoin::Network;
+use coldlink_evm::{
+    balances, broadcast, format_units, parse_units, prepare_transfer, token_info, Asset,
+    EvmNetwork, FeeChoice, PreparedTransfer, Token, TransferRequest, NETWORKS,
+};
+use coldlink_signer::SignerError;
+use coldlink_store::{SendRow, Store};
+use serde::Serialize;
+
+use crate::{evm_request::parse_address, hardware::parse_path, AppError, Coldlink, ErrorKind};
+
+/// The open database, opened on first use.
+#[derive(Clone, Default)]
+pub(crate) struct StoreSlot(Arc<Mutex<Option<Store>>>);
+
+impl std::fmt::Debug for StoreSlot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("StoreSlot")
+    }
+}
+
+/// Reviewed transfers waiting for the user's "Send".
+#[derive(Clone, Default)]
+pub(crate) struct PendingSends(Arc<Mutex<(u32, HashMap<u32, Pending>)>>);
+
+impl std::fmt::Debug for PendingSends {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PendingSends")
+    }
+}
+
+#[derive(Clone)]
+struct Pending {
+    network: EvmNetwork,
+    account_id: i64,
+    signer: String,
+    path: String,
+    from: Address,
+    prepared: PreparedTransfer,
+}
+
+/// A network as the UI lists it.
+#[derive(Clone, Debug, Serialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub struct EvmNetworkView {
+    /// Key.
+    pub key: String,
+    /// Name.
+    pub name: String,
+    /// Chain id (decimal; may exceed 2^53).
+    pub chain_id: String,
+    /// Native symbol.
+    pub symbol: String,
+    /// Explorer.
+    pub explorer: String,
+    /// RPC URL.
+    pub rpc_url: String,
+}
+
+/// A token amount.
+#[derive(Clone, Debug, Serialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub struct TokenAmountView {
+    /// Ticker.
+    pub symbol: String,
+    /// Contract.
+    pub contract: String,
+    /// Decimal amount; `None` when unreadable.
+    pub amount: Option<String>,
+}
+
+/// An account with its balances.
+#[derive(Clone, Debug, Serialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub struct EvmAccountView {
+    /// Id.
+    pub id: u32,
+    /// Label.
+    pub label: String,
+    /// Address (EIP-55).
+    pub address: String,
+    /// Signer key: fingerprint, "soft" or "watch".
+    pub signer: String,
+    /// Signer's name.
+    pub signer_name: String,
+    /// Path, if a signer holds the key.
+    pub path: Option<String>,
+    /// Watch-only (cannot send).
+    pub watch_only: bool,
+    /// Native balance (decimal), when the node answered.
+    pub balance: Option<String>,
+    /// Native symbol.
+    pub symbol: String,
+    /// Token balances.
+    pub tokens: Vec<TokenAmountView>,
+    /// Why balances are missing (node unreachable …).
+    pub balance_error: Option<String>,
+}
+
+/// The review of a transfer, as the UI shows it.
+#[derive(Clone, Debug, Serialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub struct SendReview {
+    /// Id to confirm with.
+    pub id: u32,
+    /// Network name.
+    pub chain_name: String,
+    /// Chain id.
+    pub chain_id: String,
+    /// From.
+    pub from: String,
+    /// Recipient.
+    pub recipient: String,
+    /// Amount with unit.
+    pub amount: String,
+    /// Token contract, for tokens.
+    pub token_contract: Option<String>,
+    /// Maximum fee in the native coin.
+    pub max_fee: String,
+    /// Nonce.
+    pub nonce: String,
+    /// Who signs, for "Confirm on your …".
+    pub signer_name: String,
+}
+
+/// A send from the app.
+#[derive(Clone, Debug, Serialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub struct SendView {
+    /// Hash.
+    pub hash: String,
+    /// "pending", "confirmed", "failed".
+    pub status: String,
+    /// Amount with unit.
+    pub amount: String,
+    /// Recipient.
+    pub recipient: String,
+    /// Explorer link, if the network has one.
+    pub link: Option<String>,
+}
+
+fn store_error(e: coldlink_store::StoreError) -> AppError {
+    AppError::internal(crate::error::capitalise(&e.to_string()))
+}
+
+impl Coldlink {
+    pub(crate) fn with_store<T>(
+        &self,
+        f: impl FnOnce(&mut Store) -> Result<T, AppError>,
+    ) -> Result<T, AppError> {
+        let mut slot = self.store.0.lock().unwrap_or_else(|p| p.into_inner());
+        if slot.is_none() {
+            let (store, _report) =
+                Store::open(&self.config.data_dir().join("coldlink.db")).map_err(store_error)?;
+            *slot = Some(store);
+        }
+        match slot.as_mut() {
+            Some(s) => f(s),
+            None => Err(AppError::internal("the local database is not open")),
+        }
+    }
+
+    /// Built-in networks, and the local one from `COLDLINK_EVM_RPC` first if set.
+    pub fn evm_network_list(&self) -> Vec<EvmNetwork> {
+        let mut list = Vec::new();
+        if let Some((url, chain)) = self
+            .config
+            .evm_rpc
+            .as_deref()
+            .and_then(|s| s.rsplit_once('#'))
+        {
+            if let Ok(chain_id) = chain.trim().parse::<u64>() {
+                list.push(EvmNetwork {
+                    key: "local".into(),
+                    name: format!("Local node (chain {chain_id})"),
+                    chain_id,
+                    symbol: "ETH".into(),
+                    explorer: String::new(),
+                    rpc_url: url.trim().into(),
+                    eip1559: true,
+                });
+            }
+        }
+        list.extend(NETWORKS.iter().cloned());
+        list
+    }
+
+    fn network_by_key(&self, key: &str) -> Result<EvmNetwork, AppError> {
+        self.evm_network_list()
+            .into_iter()
+            .find(|n| n.key == key)
+            .ok_or_else(|| AppError::invalid(format!("unknown network “{key}”")))
+    }
+
+    /// The networks for the UI.
+    pub fn evm_network_views(&self) -> Vec<EvmNetworkView> {
+        self.evm_network_list()
+            .into_iter()
+            .map(|n| EvmNetworkView {
+                key: n.key,
+                name: n.name,
+                chain_id: n.chain_id.to_string(),
+                symbol: n.symbol,
+                explorer: n.explorer,
+                rpc_url: n.rpc_url,
+            })
+            .collect()
+    }
+
+    /// Adds an EVM account: `signer` is a device id, "soft" (the unlocked software wallet) or
+    /// "watch" (then `address` is required). `layout` "standard" is m/44'/60'/0'/0/index,
+    /// "ledgerLive" is m/44'/60'/index'/0/0.
+    pub fn evm_add_account(
+        &self,
+        signer: &str,
+        index: u32,
+        layout: &str,
+        address: Option<&str>,
+        label: &str,
+    ) -> Result<EvmAccountView, AppError> {
+        if index >= 0x8000_0000 {
+            return Err(AppError::invalid("the account index must be below 2^31"));
+        }
+        let path = match layout {
+            "standard" | "" => format!("m/44'/60'/0'/0/{index}"),
+            "ledgerLive" => format!("m/44'/60'/{index}'/0/0"),
+            other => {
+                return Err(AppError::invalid(format!(
+                    "unknown layout “{other}”: standard or ledgerLive"
+                )))
+            }
+        };
+        let (key, name, addr, path) = match signer {
+            "watch" => {
+                let a = parse_address(
+                    address.ok_or_else(|| AppError::invalid("give the address to watch"))?,
+                )?;
+                ("watch".to_owned(), "Watch-only".to_owned(), a, None)
+            }
+            "soft" => (
+                "soft".to_owned(),
+                "Software wallet".to_owned(),
+                self.evm_address_of("soft", &path)?,
+                Some(path),
+            ),
+            device => {
+                let fp = self.master_fingerprint(device)?;
+                let name = self
+                    .devices()
+                    .list()
+                    .devices
+                    .into_iter()
+                    .find(|d| d.id == device)
+                    .map(|d| d.model_name)
+                    .unwrap_or_else(|| "Hardware wallet".into());
+                (fp, name, self.evm_address_of(device, &path)?, Some(path))
+            }
+        };
+        let label = if label.trim().is_empty() {
+            format!("{name} {}", index + 1)
+        } else {
+            label.trim().to_owned()
+        };
+        let row = self.with_store(|s| {
+            s.add_account(
+                "evm",
+                &key,
+                &name,
+                &label,
+                &addr.to_checksum(None),
+                path.as_deref(),
+            )
+            .map_err(store_error)
+        })?;
+        Ok(view(&row, "ETH"))
+    }
+
+    /// Removes an account.
+    pub fn evm_remove_account(&self, id: u32) -> Result<(), AppError> {
+        self.with_store(|s| {
+            s.remove_account(i64::from(id))
+                .map(|_| ())
+                .map_err(store_error)
+        })
+    }
+
+    /// Adds a token on a network, after checking it answers like one.
+    pub fn evm_add_token(
+        &self,
+        network: &str,
+        contract: &str,
+    ) -> Result<TokenAmountView, AppError> {
+        let net = self.network_by_key(network)?;
+        let rpc = net.check()?;
+        let t = token_info(&rpc, parse_address(contract)?)?;
+        self.with_store(|s| {
+            s.add_token(
+                &net.key,
+                &t.address.to_checksum(None),
+                &t.symbol,
+                t.decimals,
+            )
+            .map_err(store_error)
+        })?;
+        Ok(TokenAmountView {
+            symbol: t.symbol,
+            contract: t.address.to_checksum(None),
+            amount: None,
+        })
+    }
+
+    fn tokens_of(&self, network: &str) -> Result<Vec<Token>, AppError> {
+        let rows = self.with_store(|s| s.tokens(network).map_err(store_error))?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|(a, symbol, decimals)| {
+                Address::from_str(&a).ok().map(|address| Token {
+                    symbol,
+                    decimals,
+                    address,
+                })
+            })
+            .collect())
+    }
+
+    /// The EVM accounts with their balances on `network` (one round trip); offline, the
+    /// accounts with the reason instead of balances.
+    pub fn evm_accounts(&self, network: &str) -> Result<Vec<EvmAccountView>, AppError> {
+        let net = self.network_by_key(network)?;
+        let rows: Vec<_> = self
+            .with_store(|s| s.accounts().map_err(store_error))?
+            .into_iter()
+            .filter(|a| a.chain == "evm")
+            .collect();
+        let mut views: Vec<EvmAccountView> = rows.iter().map(|r| view(r, &net.symbol)).collect();
+        if rows.is_empty() {
+            return Ok(views);
+        }
+        let tokens = self.tokens_of(&net.key)?;
+        let addrs: Vec<Address> = rows
+            .iter()
+            .filter_map(|r| Address::from_str(&r.address).ok())
+            .collect();
+        let result = net.check().and_then(|rpc| balances(&rpc, &addrs, &tokens));
+        match result {
+            Ok(list) => {
+                for (v, b) in views.iter_mut().zip(list) {
+                    v.balance = Some(format_units(b.native, 18));
+                    v.tokens = b
+                        .tokens
+                        .into_iter()
+                        .map(|t| TokenAmountView {
+                            symbol: t.token.symbol.clone(),
+                            contract: t.token.address.to_checksum(None),
+                            amount: t.amount.map(|a| format_units(a, t.token.decimals)),
+                        })
+                        .collect();
+                }
+            }
+            Err(e) => {
+                let msg = AppError::from(e).message;
+                for v in &mut views {
+                    v.balance_error = Some(msg.clone());
+                }
+            }
+        }
+        Ok(views)
+    }
+
+    /// Prepares a transfer from account `account_id` for review.
+    #[allow(clippy::too_many_arguments)]
+    pub fn evm_prepare_send(
+        &self,
+        network: &str,
+        account_id: u32,
+        to: &str,
+        amount: &str,
+        token: Option<&str>,
+        fee: &str,
+    ) -> Result<SendReview, AppError> {
+        let net = self.network_by_key(network)?;
+        let row = self
+            .with_store(|s| s.account(i64::from(account_id)).map_err(store_error))?
+            .ok_or_else(|| AppError::new(ErrorKind::NotFound, "no such account"))?;
+        let path = row.path.clone().ok_or_else(|| {
+            AppError::new(ErrorKind::Unsupported, "a watch-only account cannot send")
+        })?;
+        let signer = match row.signer.as_str() {
+            "soft" => "soft".to_owned(),
+            fp => self.device_by_fingerprint(fp).map_err(|_| {
+                AppError::new(
+                    ErrorKind::NotFound,
+                    format!("connect and unlock the device this account belongs to ({}, fingerprint {fp})", row.signer_name),
+                )
+            })?,
+        };
+        let from = parse_address(&row.address)?;
+        let to = parse_address(to)?;
+        let fee = match fee {
+            "slow" => FeeChoice::Slow,
+            "fast" => FeeChoice::Fast,
+            _ => FeeChoice::Normal,
+        };
+        let rpc = net.check()?;
+        let (asset, decimals) = match token {
+            Some(t) if !t.is_empty() => {
+                let t = token_info(&rpc, parse_address(t)?)?;
+                let d = t.decimals;
+                (Asset::Token(t), d)
+            }
+            _ => (Asset::Native, 18),
+        };
+        let amount = parse_units(amount, decimals)?;
+        let prepared = prepare_transfer(
+            &rpc,
+            &net,
+            &TransferRequest {
+                from,
+                to,
+                asset,
+                amount,
+                fee,
+            },
+        )?;
+        let r = &prepared.review;
+        let mut pending = self
+            .pending_sends
+            .0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        pending.0 += 1;
+        let id = pending.0;
+        let review = SendReview {
+            id,
+            chain_name: r.chain_name.clone(),
+            chain_id: r.chain_id.to_string(),
+            from: r.from.clone(),
+            recipient: r.recipient.clone(),
+            amount: r.amount.clone(),
+            token_contract: r.token_contract.clone(),
+            max_fee: r.max_fee.clone(),
+            nonce: r.nonce.to_string(),
+            signer_name: row.signer_name.clone(),
+        };
+        pending.1.insert(
+            id,
+            Pending {
+                network: net,
+                account_id: row.id,
+                signer,
+                path,
+                from,
+                prepared,
+            },
+        );
+        Ok(review)
+    }
+
+    /// Signs exactly the reviewed transfer `id` (the device shows the same), checks the
+    /// signature is the account's, broadcasts it and records it.
+    pub fn evm_confirm_send(&self, id: u32) -> Result<SendView, AppError> {
+        let p = self
+            .pending_sends
+            .0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .1
+            .remove(&id)
+            .ok_or_else(|| {
+                AppError::new(
+                    ErrorKind::NotFound,
+                    "this review has expired: review the transfer again",
+                )
+            })?;
+        let path = parse_path(&p.path)?;
+        let signed = if p.signer == "soft" {
+            self.with_soft_wallet(|w| Ok(w.sign_evm_transaction(&path, p.prepared.tx.clone())?))?
+        } else {
+            let (mut dev, _in_use) = self.open_device(&p.signer, Network::Bitcoin)?;
+            dev.eth_sign(&path, p.prepared.tx.clone())?
+        };
+        let recovered = signed
+            .recover_signer()
+            .map_err(|e| AppError::from(SignerError::BadResponse(e.to_string())))?;
+        if recovered != p.from {
+            return Err(SignerError::BadResponse(
+                "the signature is not from the sending account".into(),
+            )
+            .into());
+        }
+        let rpc = p.network.check()?;
+        let hash = broadcast(&rpc, &TxEnvelope::from(signed).encoded_2718())?;
+        let hash = format!("{hash:#x}");
+        let review = serde_json::to_string(&p.prepared.review).unwrap_or_default();
+        self.with_store(|s| {
+            s.record_send(&SendRow {
+                hash: hash.clone(),
+                network: p.network.key.clone(),
+                account_id: Some(p.account_id),
+                review,
+                status: "pending".into(),
+                block: None,
+                created_at: unix_now(),
+            })
+            .map_err(store_error)
+        })?;
+        // A local node mines at once; elsewhere the UI follows it with `evm_send_status`.
+        let status = self.evm_send_status(&p.network.key, &hash, Duration::from_millis(1500))?;
+        Ok(SendView {
+            link: link(&p.network, &hash),
+            hash,
+            status,
+            amount: p.prepared.review.amount.clone(),
+            recipient: p.prepared.review.recipient.clone(),
+        })
+    }
+
+    /// Follows a send: waits up to `wait` for its receipt, records and returns its status.
+    pub fn evm_send_status(
+        &self,
+        network: &str,
+        hash: &str,
+        wait: Duration,
+    ) -> Result<String, AppError> {
+        let net = self.network_by_key(network)?;
+        let h = alloy_primitives::B256::from_str(hash.trim())
+            .map_err(|_| AppError::invalid(format!("“{hash}” is not a transaction hash")))?;
+        let rpc = coldlink_evm::Rpc::new(&net.rpc_url)?;
+        let receipt = coldlink_evm::wait_for_receipt(&rpc, h, wait)?;
+        let status = match receipt {
+            None => "pending",
+            Some(r) if r.success => "confirmed",
+            Some(_) => "failed",
+        };
+        if let Some(r) = receipt {
+            self.with_store(|s| {
+                let rows = s.sends(&net.key).map_err(store_error)?;
+                if let Some(mut row) = rows.into_iter().find(|x| x.hash == hash) {
+                    row.status = status.into();
+                    row.block = i64::try_from(r.block_number).ok();
+                    s.record_send(&row).map_err(store_error)?;
+                }
+                Ok(())
+            })?;
+        }
+        Ok(status.into())
+    }
+
+    /// The sends made from the app on `network`, newest first.
+    pub fn evm_sends(&self, network: &str) -> Result<Vec<SendView>, AppError> {
+        let net = self.network_by_key(network)?;
+        let rows = self.with_store(|s| s.sends(&net.key).map_err(store_error))?;
+        Ok(rows
+            .into_iter()
+            .map(|r| {
+                let review: serde_json::Value = serde_json::from_str(&r.review).unwrap_or_default();
+                let field = |k: &str| {
+                    review
+                        .get(k)
+                        .and_then(|v| v.as_str())
+                        .unwrap_or_default()
+                        .to_owned()
+                };
+                SendView {
+                    link: link(&net, &r.hash),
+                    amount: field("amount"),
+                    recipient: field("recipient"),
+                    hash: r.hash,
+                    status: r.status,
+                }
+            })
+            .collect())
+    }
+}
+
+fn link(net: &EvmNetwork, hash: &str) -> Option<String> {
+    (!net.explorer.is_empty()).then(|| format!("{}/tx/{hash}", net.explorer))
+}
+
+fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+fn view(r: &coldlink_store::AccountRow, symbol: &str) -> EvmAccountView {
+    EvmAccountView {
+        id: u32::try_from(r.id).unwrap_or(u32::MAX),
+        label: r.label.clone(),
+        address: r.address.clone(),
+        signer: r.signer.clone(),
+        signer_name: r.signer_name.clone(),
+        path: r.path.clone(),
+        watch_only: r.signer == "watch",
+        balance: None,
+        symbol: symbol.into(),
+        tokens: vec![],
+        balance_error: None,
+    }
+}

@@ -1,0 +1,95 @@
+//! EVM accounts through the application services, against a real node (anvil) and the demo
+//! Ledger: add accounts (device, watch-only), add a real ERC-20, read balances, review a token
+//! transfer, confirm it (the device signs exactly what was reviewed), follow it to confirmed,
+//! find it in the history; a watch-only account cannot send; offline, accounts still list.
+
+use coldlink_app::{AppConfig, Coldlink, ErrorKind};
+use coldlink_testkit::{deploy_cold_token, start_anvil, CHAIN};
+
+const MNEMONIC: &str =
+    "abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon about";
+const LEDGER: &str = "0x9858EfFD232B4033E47d90003D41EC34EcaEda94";
+const TREZOR: &str = "0x73d0385F4d8E00C5e6504C6030F47BF6212736A8";
+
+#[test]
+fn accounts_tokens_review_send_and_history() {
+    let node = start_anvil(MNEMONIC);
+    let token = deploy_cold_token(node.port, LEDGER, "CLD", 500 * 10u128.pow(18));
+    let dir = std::env::temp_dir().join(format!("coldlink-evm-accounts-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let app = Coldlink::new(AppConfig {
+        data_dir: Some(dir.clone()),
+        evm_rpc: Some(format!("{}#{CHAIN}", node.url())),
+        ..Default::default()
+    });
+    assert_eq!(app.evm_network_views()[0].key, "local");
+    let demo = app.start_demo().expect("demo devices");
+
+    let ledger = app
+        .evm_add_account(&demo.id, 0, "standard", None, "")
+        .expect("from the demo Ledger");
+    assert_eq!(ledger.address, LEDGER);
+    assert_eq!(ledger.signer, "73c5da0a", "named by fingerprint, not port");
+    let watched = app
+        .evm_add_account("watch", 0, "standard", Some(TREZOR), "Friend")
+        .expect("watch-only");
+    assert!(watched.watch_only);
+    let t = app.evm_add_token("local", &token).expect("token");
+    assert_eq!(t.symbol, "CLD");
+    assert!(
+        app.evm_add_token("local", TREZOR).is_err(),
+        "an account is not a token"
+    );
+
+    let accounts = app.evm_accounts("local").expect("accounts");
+    assert_eq!(accounts.len(), 2);
+    assert_eq!(accounts[0].tokens[0].amount.as_deref(), Some("500"));
+    assert_eq!(accounts[1].balance.as_deref(), Some("0"));
+
+    // Review, then confirm: the demo Ledger signs, the node mines.
+    let review = app
+        .evm_prepare_send("local", ledger.id, TREZOR, "12.5", Some(&token), "normal")
+        .expect("review");
+    assert_eq!(review.amount, "12.5 CLD");
+    assert_eq!(review.recipient, TREZOR);
+    assert_eq!(review.chain_id, CHAIN.to_string());
+    assert!(review.token_contract.is_some());
+    assert!(review.max_fee.ends_with(" ETH"));
+    let sent = app.evm_confirm_send(review.id).expect("sent");
+    assert_eq!(sent.status, "confirmed", "{sent:?}");
+    assert!(
+        app.evm_confirm_send(review.id).is_err(),
+        "a review is used once"
+    );
+    let accounts = app.evm_accounts("local").expect("accounts");
+    assert_eq!(accounts[1].tokens[0].amount.as_deref(), Some("12.5"));
+    let history = app.evm_sends("local").expect("history");
+    assert_eq!(history.len(), 1);
+    assert_eq!(history[0].hash, sent.hash);
+    assert_eq!(history[0].status, "confirmed");
+
+    // Watch-only cannot send.
+    let e = app
+        .evm_prepare_send("local", watched.id, LEDGER, "1", None, "normal")
+        .expect_err("watch-only");
+    assert_eq!(e.kind, ErrorKind::Unsupported);
+
+    // Accounts persist across restarts.
+    drop(app);
+    let app = Coldlink::new(AppConfig {
+        data_dir: Some(dir.clone()),
+        evm_rpc: Some(format!("{}#{CHAIN}", node.url())),
+        ..Default::default()
+    });
+    assert_eq!(app.evm_accounts("local").expect("again").len(), 2);
+    // Offline: still listed, with the reason instead of balances.
+    drop(node);
+    let offline = app.evm_accounts("local").expect("offline");
+    assert_eq!(offline.len(), 2);
+    assert!(offline[0].balance.is_none());
+    assert!(offline[0]
+        .balance_error
+        .as_deref()
+        .is_some_and(|m| m.contains("cannot be reached")));
+    let _ = std::fs::remove_dir_all(&dir);
+}

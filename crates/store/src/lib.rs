@@ -1,0 +1,580 @@
+//! Coldlink's local database: one SQLite file in the app-data folder, in WAL mode with foreign
+//! keys on, migrated forward by numbered steps (`PRAGMA user_version` says where a file is).
+//!
+//! What the user typed (accounts, labels, networks, tokens, settings) is precious; balances and
+//! history can be read from chains again. So before any migration the user's data is written
+//! to a JSON export beside the database, and a file that fails SQLite's integrity check is
+//! moved aside (never deleted) and a fresh database started, with a note of where the old one
+//! and its last export are.
+
+use std::{
+    path::{Path, PathBuf},
+    time::{SystemTime, UNIX_EPOCH},
+};
+
+use rusqlite::{params, Connection, OptionalExtension};
+use serde::{Deserialize, Serialize};
+
+/// The migrations, in order; index + 1 is the schema version they lead to.
+const MIGRATIONS: &[&str] = &[
+    // 1: accounts, EVM networks and tokens the user added, EVM sends, settings.
+    "CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+     CREATE TABLE accounts (
+         id INTEGER PRIMARY KEY,
+         chain TEXT NOT NULL CHECK (chain IN ('evm', 'bitcoin')),
+         signer TEXT NOT NULL,
+         signer_name TEXT NOT NULL,
+         label TEXT NOT NULL,
+         address TEXT NOT NULL,
+         path TEXT,
+         created_at INTEGER NOT NULL,
+         UNIQUE (chain, signer, address)
+     );
+     CREATE TABLE evm_networks (key TEXT PRIMARY KEY, body TEXT NOT NULL);
+     CREATE TABLE evm_tokens (
+         network TEXT NOT NULL,
+         address TEXT NOT NULL,
+         symbol TEXT NOT NULL,
+         decimals INTEGER NOT NULL,
+         PRIMARY KEY (network, address)
+     );
+     CREATE TABLE evm_sends (
+         hash TEXT PRIMARY KEY,
+         network TEXT NOT NULL,
+         account_id INTEGER REFERENCES accounts(id) ON DELETE SET NULL,
+         review TEXT NOT NULL,
+         status TEXT NOT NULL,
+         block INTEGER,
+         created_at INTEGER NOT NULL
+     );",
+];
+
+/// The schema version this build writes.
+pub const SCHEMA_VERSION: u32 = MIGRATIONS.len() as u32;
+
+/// Why the store failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// SQLite said no.
+    #[error("the local database failed: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    /// The file system said no.
+    #[error("the local database's folder is not usable: {0}")]
+    Io(#[from] std::io::Error),
+    /// The file is from a newer Coldlink.
+    #[error("the local database was written by a newer Coldlink (schema {0}); update Coldlink")]
+    TooNew(u32),
+    /// A stored value could not be read back.
+    #[error("a stored value is unreadable: {0}")]
+    Corrupt(String),
+}
+
+/// An account the user added.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AccountRow {
+    /// Row id.
+    pub id: i64,
+    /// "evm" or "bitcoin".
+    pub chain: String,
+    /// Who signs: a master fingerprint, "soft" for the software wallet, "watch" for watch-only.
+    pub signer: String,
+    /// The signer's name when added ("Ledger Nano X", "Software wallet").
+    pub signer_name: String,
+    /// The user's label.
+    pub label: String,
+    /// Address (EVM) or descriptor (Bitcoin).
+    pub address: String,
+    /// Derivation path, if the signer holds the key.
+    pub path: Option<String>,
+    /// Unix seconds.
+    pub created_at: i64,
+}
+
+/// A send made from the app.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SendRow {
+    /// Transaction hash.
+    pub hash: String,
+    /// Network key.
+    pub network: String,
+    /// The sending account, if still present.
+    pub account_id: Option<i64>,
+    /// The review shown and signed, as JSON.
+    pub review: String,
+    /// "pending", "confirmed", "failed".
+    pub status: String,
+    /// Block, once mined.
+    pub block: Option<i64>,
+    /// Unix seconds.
+    pub created_at: i64,
+}
+
+/// What the user typed, as exported before migrations.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UserData {
+    /// Schema version it was read from.
+    pub schema_version: u32,
+    /// Accounts.
+    pub accounts: Vec<AccountRow>,
+    /// Settings.
+    pub settings: Vec<(String, String)>,
+    /// User networks (JSON bodies).
+    pub evm_networks: Vec<(String, String)>,
+    /// User tokens: (network, address, symbol, decimals).
+    pub evm_tokens: Vec<(String, String, String, i64)>,
+}
+
+/// What opening found, for the app to tell the user.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct OpenReport {
+    /// A damaged file was moved here and a fresh database started.
+    pub moved_aside: Option<PathBuf>,
+    /// The user-data export written before a migration.
+    pub export: Option<PathBuf>,
+    /// The version the file had (0 = new).
+    pub from_version: u32,
+}
+
+/// The open database.
+pub struct Store {
+    conn: Connection,
+    path: PathBuf,
+}
+
+fn now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+fn connect(path: &Path) -> Result<Connection, StoreError> {
+    let conn = Connection::open(path)?;
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    Ok(conn)
+}
+
+fn healthy(conn: &Connection) -> bool {
+    conn.query_row("PRAGMA quick_check", [], |r| r.get::<_, String>(0))
+        .map(|s| s == "ok")
+        .unwrap_or(false)
+}
+
+impl Store {
+    /// Opens (creating, checking and migrating as needed) the database at `path`.
+    pub fn open(path: &Path) -> Result<(Self, OpenReport), StoreError> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        let mut report = OpenReport::default();
+        let conn = match connect(path) {
+            Ok(c) if healthy(&c) => c,
+            other => {
+                drop(other);
+                if path.exists() {
+                    let aside = path.with_extension(format!("corrupt-{}", now()));
+                    std::fs::rename(path, &aside)?;
+                    for ext in ["db-wal", "db-shm"] {
+                        let _ = std::fs::remove_file(path.with_extension(ext));
+                    }
+                    report.moved_aside = Some(aside);
+                }
+                connect(path)?
+            }
+        };
+        let mut store = Self {
+            conn,
+            path: path.to_owned(),
+        };
+        report.from_version = store.version()?;
+        if report.from_version > SCHEMA_VERSION {
+            return Err(StoreError::TooNew(report.from_version));
+        }
+        if report.from_version > 0 && report.from_version < SCHEMA_VERSION {
+            report.export = Some(store.export_user_data()?);
+        }
+        store.migrate()?;
+        Ok((store, report))
+    }
+
+    fn version(&self) -> Result<u32, StoreError> {
+        Ok(self
+            .conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))?)
+    }
+
+    fn migrate(&mut self) -> Result<(), StoreError> {
+        let from = self.version()?;
+        for (i, sql) in MIGRATIONS.iter().enumerate().skip(from as usize) {
+            let tx = self.conn.transaction()?;
+            tx.execute_batch(sql)?;
+            tx.pragma_update(None, "user_version", i as u32 + 1)?;
+            tx.commit()?;
+        }
+        Ok(())
+    }
+
+    /// Reads everything the user typed.
+    pub fn user_data(&self) -> Result<UserData, StoreError> {
+        let v = self.version()?;
+        let mut d = UserData {
+            schema_version: v,
+            ..Default::default()
+        };
+        if v == 0 {
+            return Ok(d);
+        }
+        d.accounts = self.accounts()?;
+        let mut q = self
+            .conn
+            .prepare("SELECT key, value FROM settings ORDER BY key")?;
+        d.settings = q
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<Result<_, _>>()?;
+        let mut q = self
+            .conn
+            .prepare("SELECT key, body FROM evm_networks ORDER BY key")?;
+        d.evm_networks = q
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<Result<_, _>>()?;
+        let mut q = self.conn.prepare(
+            "SELECT network, address, symbol, decimals FROM evm_tokens ORDER BY network, address",
+        )?;
+        d.evm_tokens = q
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
+            .collect::<Result<_, _>>()?;
+        Ok(d)
+    }
+
+    /// Writes the user's data to `<db>.export-v<N>.json` atomically; returns the path.
+    pub fn export_user_data(&self) -> Result<PathBuf, StoreError> {
+        let d = self.user_data()?;
+        let out = self
+            .path
+            .with_extension(format!("export-v{}.json", d.schema_version));
+        let tmp = out.with_extension("json.tmp");
+        let text = serde_json::to_vec_pretty(&d).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        {
+            use std::io::Write;
+            let mut f = std::fs::File::create(&tmp)?;
+            f.write_all(&text)?;
+            f.sync_all()?;
+        }
+        std::fs::rename(&tmp, &out)?;
+        Ok(out)
+    }
+
+    /// Puts exported user data back (after a fresh start); existing rows are kept.
+    pub fn import_user_data(&mut self, d: &UserData) -> Result<(), StoreError> {
+        let tx = self.conn.transaction()?;
+        for a in &d.accounts {
+            tx.execute(
+                "INSERT OR IGNORE INTO accounts (chain, signer, signer_name, label, address, path, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                params![a.chain, a.signer, a.signer_name, a.label, a.address, a.path, a.created_at],
+            )?;
+        }
+        for (k, v) in &d.settings {
+            tx.execute(
+                "INSERT OR IGNORE INTO settings (key, value) VALUES (?1, ?2)",
+                params![k, v],
+            )?;
+        }
+        for (k, b) in &d.evm_networks {
+            tx.execute(
+                "INSERT OR IGNORE INTO evm_networks (key, body) VALUES (?1, ?2)",
+                params![k, b],
+            )?;
+        }
+        for (n, a, s, dec) in &d.evm_tokens {
+            tx.execute(
+                "INSERT OR IGNORE INTO evm_tokens (network, address, symbol, decimals) VALUES (?1, ?2, ?3, ?4)",
+                params![n, a, s, dec],
+            )?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Adds an account (or returns the existing one with the same chain, signer and address).
+    pub fn add_account(
+        &self,
+        chain: &str,
+        signer: &str,
+        signer_name: &str,
+        label: &str,
+        address: &str,
+        path: Option<&str>,
+    ) -> Result<AccountRow, StoreError> {
+        self.conn.execute(
+            "INSERT OR IGNORE INTO accounts (chain, signer, signer_name, label, address, path, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            params![chain, signer, signer_name, label, address, path, now()],
+        )?;
+        self.conn
+            .query_row(
+                "SELECT id, chain, signer, signer_name, label, address, path, created_at FROM accounts
+                 WHERE chain = ?1 AND signer = ?2 AND address = ?3",
+                params![chain, signer, address],
+                row_account,
+            )
+            .map_err(StoreError::from)
+    }
+
+    /// Every account, oldest first.
+    pub fn accounts(&self) -> Result<Vec<AccountRow>, StoreError> {
+        let mut q = self.conn.prepare(
+            "SELECT id, chain, signer, signer_name, label, address, path, created_at FROM accounts ORDER BY id",
+        )?;
+        let rows = q.query_map([], row_account)?.collect::<Result<_, _>>()?;
+        Ok(rows)
+    }
+
+    /// One account.
+    pub fn account(&self, id: i64) -> Result<Option<AccountRow>, StoreError> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT id, chain, signer, signer_name, label, address, path, created_at FROM accounts WHERE id = ?1",
+                params![id],
+                row_account,
+            )
+            .optional()?)
+    }
+
+    /// Removes an account (its sends stay, detached).
+    pub fn remove_account(&self, id: i64) -> Result<bool, StoreError> {
+        Ok(self
+            .conn
+            .execute("DELETE FROM accounts WHERE id = ?1", params![id])?
+            > 0)
+    }
+
+    /// Remembers a token on a network.
+    pub fn add_token(
+        &self,
+        network: &str,
+        address: &str,
+        symbol: &str,
+        decimals: u8,
+    ) -> Result<(), StoreError> {
+        self.conn.execute(
+            "INSERT OR REPLACE INTO evm_tokens (network, address, symbol, decimals) VALUES (?1, ?2, ?3, ?4)",
+            params![network, address, symbol, decimals],
+        )?;
+        Ok(())
+    }
+
+    /// The tokens added on a network: (address, symbol, decimals).
+    pub fn tokens(&self, network: &str) -> Result<Vec<(String, String, u8)>, StoreError> {
+        let mut q = self.conn.prepare(
+            "SELECT address, symbol, decimals FROM evm_tokens WHERE network = ?1 ORDER BY symbol",
+        )?;
+        let rows = q
+            .query_map(params![network], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+            .collect::<Result<_, _>>()?;
+        Ok(rows)
+    }
+
+    /// Records a send (or updates its status).
+    pub fn record_send(&self, s: &SendRow) -> Result<(), StoreError> {
+        self.conn.execute(
+            "INSERT INTO evm_sends (hash, network, account_id, review, status, block, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+             ON CONFLICT(hash) DO UPDATE SET status = excluded.status, block = excluded.block",
+            params![
+                s.hash,
+                s.network,
+                s.account_id,
+                s.review,
+                s.status,
+                s.block,
+                s.created_at
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// Sends on a network, newest first.
+    pub fn sends(&self, network: &str) -> Result<Vec<SendRow>, StoreError> {
+        let mut q = self.conn.prepare(
+            "SELECT hash, network, account_id, review, status, block, created_at FROM evm_sends
+             WHERE network = ?1 ORDER BY created_at DESC, rowid DESC",
+        )?;
+        let rows = q
+            .query_map(params![network], |r| {
+                Ok(SendRow {
+                    hash: r.get(0)?,
+                    network: r.get(1)?,
+                    account_id: r.get(2)?,
+                    review: r.get(3)?,
+                    status: r.get(4)?,
+                    block: r.get(5)?,
+                    created_at: r.get(6)?,
+                })
+            })?
+            .collect::<Result<_, _>>()?;
+        Ok(rows)
+    }
+
+    /// A setting.
+    pub fn setting(&self, key: &str) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT value FROM settings WHERE key = ?1",
+                params![key],
+                |r| r.get(0),
+            )
+            .optional()?)
+    }
+
+    /// Sets a setting.
+    pub fn set_setting(&self, key: &str, value: &str) -> Result<(), StoreError> {
+        self.conn.execute(
+            "INSERT INTO settings (key, value) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            params![key, value],
+        )?;
+        Ok(())
+    }
+}
+
+fn row_account(r: &rusqlite::Row<'_>) -> rusqlite::Result<AccountRow> {
+    Ok(AccountRow {
+        id: r.get(0)?,
+        chain: r.get(1)?,
+        signer: r.get(2)?,
+        signer_name: r.get(3)?,
+        label: r.get(4)?,
+        address: r.get(5)?,
+        path: r.get(6)?,
+        created_at: r.get(7)?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dir() -> PathBuf {
+        let d = std::env::temp_dir()
+            .join(format!("coldlink-store-{}-{}", std::process::id(), now()))
+            .join(format!("{:?}", std::thread::current().id()).replace(['(', ')'], ""));
+        std::fs::create_dir_all(&d).expect("dir");
+        d
+    }
+
+    #[test]
+    fn a_new_database_is_created_at_the_latest_schema_with_wal_and_foreign_keys() {
+        let p = dir().join("coldlink.db");
+        let (s, report) = Store::open(&p).expect("open");
+        assert_eq!(report, OpenReport::default());
+        assert_eq!(s.version().expect("v"), SCHEMA_VERSION);
+        let mode: String = s
+            .conn
+            .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+            .expect("mode");
+        assert_eq!(mode, "wal");
+        let fk: i64 = s
+            .conn
+            .query_row("PRAGMA foreign_keys", [], |r| r.get(0))
+            .expect("fk");
+        assert_eq!(fk, 1);
+        let a = s
+            .add_account(
+                "evm",
+                "73c5da0a",
+                "Ledger",
+                "Main",
+                "0x9858EfFD232B4033E47d90003D41EC34EcaEda94",
+                Some("m/44'/60'/0'/0/0"),
+            )
+            .expect("add");
+        assert_eq!(
+            s.add_account("evm", "73c5da0a", "Ledger", "Again", &a.address, None)
+                .expect("same")
+                .id,
+            a.id,
+            "no duplicates"
+        );
+        s.record_send(&SendRow {
+            hash: "0x01".into(),
+            network: "ethereum".into(),
+            account_id: Some(a.id),
+            review: "{}".into(),
+            status: "pending".into(),
+            block: None,
+            created_at: 1,
+        })
+        .expect("send");
+        s.record_send(&SendRow {
+            hash: "0x01".into(),
+            network: "ethereum".into(),
+            account_id: Some(a.id),
+            review: "{}".into(),
+            status: "confirmed".into(),
+            block: Some(7),
+            created_at: 1,
+        })
+        .expect("update");
+        assert_eq!(s.sends("ethereum").expect("sends")[0].status, "confirmed");
+        // Removing the account keeps the send, detached.
+        assert!(s.remove_account(a.id).expect("rm"));
+        assert_eq!(s.sends("ethereum").expect("sends")[0].account_id, None);
+        drop(s);
+        // Reopening keeps everything and migrates nothing.
+        let (s, report) = Store::open(&p).expect("reopen");
+        assert_eq!(report.from_version, SCHEMA_VERSION);
+        assert_eq!(report.export, None);
+        assert_eq!(s.sends("ethereum").expect("sends").len(), 1);
+    }
+
+    #[test]
+    fn a_corrupt_file_is_moved_aside_and_the_users_data_restored_from_its_export() {
+        let d = dir();
+        let p = d.join("coldlink.db");
+        let (s, _) = Store::open(&p).expect("open");
+        s.add_account(
+            "evm",
+            "watch",
+            "Watch-only",
+            "Cold storage",
+            "0x73d0385F4d8E00C5e6504C6030F47BF6212736A8",
+            None,
+        )
+        .expect("add");
+        s.set_setting("currency", "CHF").expect("set");
+        let export = s.export_user_data().expect("export");
+        drop(s);
+        std::fs::write(&p, b"this is not a database, it is garbage written over it")
+            .expect("damage");
+        let (mut s, report) = Store::open(&p).expect("reopen");
+        let aside = report.moved_aside.expect("moved aside");
+        assert!(aside.exists(), "the damaged file is kept");
+        assert!(
+            s.accounts().expect("accounts").is_empty(),
+            "a fresh database"
+        );
+        let data: UserData =
+            serde_json::from_slice(&std::fs::read(export).expect("read")).expect("json");
+        s.import_user_data(&data).expect("import");
+        assert_eq!(s.accounts().expect("accounts")[0].label, "Cold storage");
+        assert_eq!(s.setting("currency").expect("get").as_deref(), Some("CHF"));
+    }
+
+    #[test]
+    fn a_database_from_a_newer_coldlink_is_refused_untouched() {
+        let p = dir().join("coldlink.db");
+        let (s, _) = Store::open(&p).expect("open");
+        s.conn
+            .pragma_update(None, "user_version", SCHEMA_VERSION + 1)
+            .expect("bump");
+        drop(s);
+        assert!(matches!(Store::open(&p), Err(StoreError::TooNew(_))));
+    }
+}
