@@ -7,7 +7,8 @@ use std::{sync::Mutex, time::Duration};
 
 use coldlink_app::{
     AppError, AppInfo, Catalogue, Coldlink, CreatedWallet, DemoDevice, DemoScreen, DeviceList,
-    DevicePrompt, DeviceWatch, NewPhrase, Support, WalletStatus,
+    DevicePrompt, DeviceWatch, EvmAccountView, EvmNetworkView, NewPhrase, SendReview, SendView,
+    Support, TokenAmountView, WalletStatus,
 };
 use coldlink_types::Sensitive;
 use serde::Serialize;
@@ -86,6 +87,105 @@ async fn device_support(
 ) -> Result<std::collections::BTreeMap<String, Support>, AppError> {
     let app = app.inner().clone();
     blocking(move || app.support()).await
+}
+
+/// The EVM networks.
+#[tauri::command]
+#[specta::specta]
+async fn evm_networks(app: State<'_, Coldlink>) -> Result<Vec<EvmNetworkView>, AppError> {
+    let app = app.inner().clone();
+    blocking(move || Ok(app.evm_network_views())).await
+}
+
+/// EVM accounts with balances on a network.
+#[tauri::command]
+#[specta::specta]
+async fn evm_accounts(
+    network: String,
+    app: State<'_, Coldlink>,
+) -> Result<Vec<EvmAccountView>, AppError> {
+    let app = app.inner().clone();
+    blocking(move || app.evm_accounts(&network)).await
+}
+
+/// Adds an EVM account from a device id, "soft" or "watch".
+#[tauri::command]
+#[specta::specta]
+async fn evm_add_account(
+    signer: String,
+    index: u32,
+    layout: String,
+    address: Option<String>,
+    label: String,
+    app: State<'_, Coldlink>,
+) -> Result<EvmAccountView, AppError> {
+    let app = app.inner().clone();
+    blocking(move || app.evm_add_account(&signer, index, &layout, address.as_deref(), &label)).await
+}
+
+/// Removes an EVM account.
+#[tauri::command]
+#[specta::specta]
+async fn evm_remove_account(id: u32, app: State<'_, Coldlink>) -> Result<(), AppError> {
+    let app = app.inner().clone();
+    blocking(move || app.evm_remove_account(id)).await
+}
+
+/// Adds an ERC-20 token (checked against the node).
+#[tauri::command]
+#[specta::specta]
+async fn evm_add_token(
+    network: String,
+    contract: String,
+    app: State<'_, Coldlink>,
+) -> Result<TokenAmountView, AppError> {
+    let app = app.inner().clone();
+    blocking(move || app.evm_add_token(&network, &contract)).await
+}
+
+/// Prepares a transfer for review.
+#[tauri::command]
+#[specta::specta]
+async fn evm_prepare_send(
+    network: String,
+    account: u32,
+    to: String,
+    amount: String,
+    token: Option<String>,
+    fee: String,
+    app: State<'_, Coldlink>,
+) -> Result<SendReview, AppError> {
+    let app = app.inner().clone();
+    blocking(move || app.evm_prepare_send(&network, account, &to, &amount, token.as_deref(), &fee))
+        .await
+}
+
+/// Signs (on the device) and broadcasts the reviewed transfer.
+#[tauri::command]
+#[specta::specta]
+async fn evm_confirm_send(review: u32, app: State<'_, Coldlink>) -> Result<SendView, AppError> {
+    let app = app.inner().clone();
+    blocking(move || app.evm_confirm_send(review)).await
+}
+
+/// A send's status now.
+#[tauri::command]
+#[specta::specta]
+async fn evm_send_status(
+    network: String,
+    hash: String,
+    app: State<'_, Coldlink>,
+) -> Result<String, AppError> {
+    let app = app.inner().clone();
+    blocking(move || app.evm_send_status(&network, &hash, Duration::ZERO)).await
+}
+
+/// The sends made from the app.
+#[tauri::command]
+#[specta::specta]
+async fn evm_sends(network: String, app: State<'_, Coldlink>) -> Result<Vec<SendView>, AppError> {
+    let app = app.inner().clone();
+    blocking(move || app.evm_sends(&network)).await
 }
 
 /// What the simulated demo devices' screens show now.
@@ -314,6 +414,15 @@ pub fn specta_builder<R: tauri::Runtime>() -> tauri_specta::Builder<R> {
             stop_demo_device,
             demo_screens,
             device_catalogue,
+            evm_networks,
+            evm_accounts,
+            evm_add_account,
+            evm_remove_account,
+            evm_add_token,
+            evm_prepare_send,
+            evm_confirm_send,
+            evm_send_status,
+            evm_sends,
             device_support,
             device_fingerprint,
             device_prompt,

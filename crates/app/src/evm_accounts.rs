@@ -188,7 +188,7 @@ impl Coldlink {
             if let Ok(chain_id) = chain.trim().parse::<u64>() {
                 list.push(EvmNetwork {
                     key: "local".into(),
-                    name: format!("Local node (chain {chain_id})"),
+                    name: "Local node".into(),
                     chain_id,
                     symbol: "ETH".into(),
                     explorer: String::new(),

@@ -17,6 +17,24 @@ export const commands = {
 	demoScreens: () => typedError<DemoScreen[], AppError>(__TAURI_INVOKE("demo_screens")),
 	/**  The device catalogue, every fact with its source. */
 	deviceCatalogue: () => typedError<Catalogue, AppError>(__TAURI_INVOKE("device_catalogue")),
+	/**  The EVM networks. */
+	evmNetworks: () => typedError<EvmNetworkView[], AppError>(__TAURI_INVOKE("evm_networks")),
+	/**  EVM accounts with balances on a network. */
+	evmAccounts: (network: string) => typedError<EvmAccountView[], AppError>(__TAURI_INVOKE("evm_accounts", { network })),
+	/**  Adds an EVM account from a device id, "soft" or "watch". */
+	evmAddAccount: (signer: string, index: number, layout: string, address: string | null, label: string) => typedError<EvmAccountView, AppError>(__TAURI_INVOKE("evm_add_account", { signer, index, layout, address, label })),
+	/**  Removes an EVM account. */
+	evmRemoveAccount: (id: number) => typedError<null, AppError>(__TAURI_INVOKE("evm_remove_account", { id })),
+	/**  Adds an ERC-20 token (checked against the node). */
+	evmAddToken: (network: string, contract: string) => typedError<TokenAmountView, AppError>(__TAURI_INVOKE("evm_add_token", { network, contract })),
+	/**  Prepares a transfer for review. */
+	evmPrepareSend: (network: string, account: number, to: string, amount: string, token: string | null, fee: string) => typedError<SendReview, AppError>(__TAURI_INVOKE("evm_prepare_send", { network, account, to, amount, token, fee })),
+	/**  Signs (on the device) and broadcasts the reviewed transfer. */
+	evmConfirmSend: (review: number) => typedError<SendView, AppError>(__TAURI_INVOKE("evm_confirm_send", { review })),
+	/**  A send's status now. */
+	evmSendStatus: (network: string, hash: string) => typedError<string, AppError>(__TAURI_INVOKE("evm_send_status", { network, hash })),
+	/**  The sends made from the app. */
+	evmSends: (network: string) => typedError<SendView[], AppError>(__TAURI_INVOKE("evm_sends", { network })),
 	/**  Coldlink's support per catalogue model, computed by exercising each driver. */
 	deviceSupport: () => typedError<{ [key in string]: Support }, AppError>(__TAURI_INVOKE("device_support")),
 	/**
@@ -308,6 +326,48 @@ export type ErrorKind =
 /**  A bug in Coldlink; the message says what failed, never a secret. */
 "internal";
 
+/**  An account with its balances. */
+export type EvmAccountView = {
+	/**  Id. */
+	id: number,
+	/**  Label. */
+	label: string,
+	/**  Address (EIP-55). */
+	address: string,
+	/**  Signer key: fingerprint, "soft" or "watch". */
+	signer: string,
+	/**  Signer's name. */
+	signerName: string,
+	/**  Path, if a signer holds the key. */
+	path: string | null,
+	/**  Watch-only (cannot send). */
+	watchOnly: boolean,
+	/**  Native balance (decimal), when the node answered. */
+	balance: string | null,
+	/**  Native symbol. */
+	symbol: string,
+	/**  Token balances. */
+	tokens: TokenAmountView[],
+	/**  Why balances are missing (node unreachable …). */
+	balanceError: string | null,
+};
+
+/**  A network as the UI lists it. */
+export type EvmNetworkView = {
+	/**  Key. */
+	key: string,
+	/**  Name. */
+	name: string,
+	/**  Chain id (decimal; may exceed 2^53). */
+	chainId: string,
+	/**  Native symbol. */
+	symbol: string,
+	/**  Explorer. */
+	explorer: string,
+	/**  RPC URL. */
+	rpcUrl: string,
+};
+
 /**  A device model, as far as it is known. */
 export type Model = 
 /**  Ledger Nano S. */
@@ -375,6 +435,44 @@ export type SecureElement = {
 	chip: string | null,
 };
 
+/**  The review of a transfer, as the UI shows it. */
+export type SendReview = {
+	/**  Id to confirm with. */
+	id: number,
+	/**  Network name. */
+	chainName: string,
+	/**  Chain id. */
+	chainId: string,
+	/**  From. */
+	from: string,
+	/**  Recipient. */
+	recipient: string,
+	/**  Amount with unit. */
+	amount: string,
+	/**  Token contract, for tokens. */
+	tokenContract: string | null,
+	/**  Maximum fee in the native coin. */
+	maxFee: string,
+	/**  Nonce. */
+	nonce: string,
+	/**  Who signs, for "Confirm on your …". */
+	signerName: string,
+};
+
+/**  A send from the app. */
+export type SendView = {
+	/**  Hash. */
+	hash: string,
+	/**  "pending", "confirmed", "failed". */
+	status: string,
+	/**  Amount with unit. */
+	amount: string,
+	/**  Recipient. */
+	recipient: string,
+	/**  Explorer link, if the network has one. */
+	link: string | null,
+};
+
 /**  Where a fact was read. */
 export type Source = {
 	/**  Page or repository file (pinned to a commit where it is on GitHub). */
@@ -399,6 +497,16 @@ export type Support = {
 	signEvm: boolean,
 	/**  Exchanges PSBTs by file or QR (air-gapped signers). */
 	psbtFile: boolean,
+};
+
+/**  A token amount. */
+export type TokenAmountView = {
+	/**  Ticker. */
+	symbol: string,
+	/**  Contract. */
+	contract: string,
+	/**  Decimal amount; `None` when unreadable. */
+	amount: string | null,
 };
 
 /**  A USB vendor/product id pair. */

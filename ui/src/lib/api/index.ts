@@ -4,6 +4,10 @@ import { commands, events, type AppError, type DeviceList, type AppInfo } from "
 
 export type { AppError, AppInfo, DeviceList };
 export type {
+  EvmAccountView,
+  EvmNetworkView,
+  SendReview,
+  SendView,
   Catalogue,
   Cell,
   DeviceModel,
@@ -43,6 +47,17 @@ export const api = {
   stopDemoDevice: () => call(commands.stopDemoDevice()),
   demoScreens: () => call(commands.demoScreens()),
   deviceCatalogue: () => call(commands.deviceCatalogue()),
+  evmNetworks: () => call(commands.evmNetworks()),
+  evmAccounts: (network: string) => call(commands.evmAccounts(network)),
+  evmAddAccount: (signer: string, index: number, layout: string, address: string | null, label: string) =>
+    call(commands.evmAddAccount(signer, index, layout, address, label)),
+  evmRemoveAccount: (id: number) => call(commands.evmRemoveAccount(id)),
+  evmAddToken: (network: string, contract: string) => call(commands.evmAddToken(network, contract)),
+  evmPrepareSend: (network: string, account: number, to: string, amount: string, token: string | null, fee: string) =>
+    call(commands.evmPrepareSend(network, account, to, amount, token, fee)),
+  evmConfirmSend: (review: number) => call(commands.evmConfirmSend(review)),
+  evmSendStatus: (network: string, hash: string) => call(commands.evmSendStatus(network, hash)),
+  evmSends: (network: string) => call(commands.evmSends(network)),
   deviceSupport: () => call(commands.deviceSupport()),
   deviceFingerprint: (id: string) => call(commands.deviceFingerprint(id)),
   devicePrompt: () => call(commands.devicePrompt()),

@@ -1,0 +1,156 @@
+// End-to-end: an ERC-20 send in the real window, signed by the demo Ledger, against a real
+// node. The test starts anvil (public test mnemonic, so the demo Ledger's first account is
+// funded) and deploys the test token (tests/fixtures/erc20); the app gets the node as its
+// local network through COLDLINK_EVM_RPC. In the window: start the demo devices, add the
+// Ledger's EVM account and the token, send 12.5 tokens through the review screen, see it
+// confirmed, and the balances follow.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir, homedir } from "node:os";
+import path from "node:path";
+import { freePort, Session, startHarness } from "./webdriver.mjs";
+
+const APP = process.env.COLDLINK_APP_BIN;
+const MNEMONIC = "abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon about";
+const LEDGER = "0x9858EfFD232B4033E47d90003D41EC34EcaEda94";
+const TREZOR = "0x73d0385F4d8E00C5e6504C6030F47BF6212736A8";
+const ANVIL =
+  process.env.COLDLINK_ANVIL ??
+  path.join(homedir(), ".cache/coldlink/tools/node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil");
+const BYTECODE = readFileSync(new URL("../fixtures/erc20/ColdToken.bin", import.meta.url), "utf8").trim();
+
+async function rpc(url, method, params) {
+  const r = await fetch(url, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ jsonrpc: "2.0", id: 1, method, params }),
+  });
+  const v = await r.json();
+  if (v.error) throw new Error(`${method}: ${JSON.stringify(v.error)}`);
+  return v.result;
+}
+
+const word = (n) => BigInt(n).toString(16).padStart(64, "0");
+function abiString(s) {
+  const hex = Buffer.from(s, "utf8").toString("hex");
+  return word(s.length) + hex.padEnd(Math.ceil(hex.length / 64) * 64, "0");
+}
+
+async function deployToken(url) {
+  const name = abiString("Cold test token");
+  const sym = abiString("CLD");
+  const args = word(128) + word(128 + name.length / 2) + word(18) + word(1000n * 10n ** 18n) + name + sym;
+  const hash = await rpc(url, "eth_sendTransaction", [{ from: LEDGER, data: `0x${BYTECODE}${args}`, gas: "0x200000" }]);
+  for (let i = 0; i < 100; i++) {
+    const r = await rpc(url, "eth_getTransactionReceipt", [hash]);
+    if (r?.contractAddress) return r.contractAddress;
+    await new Promise((res) => setTimeout(res, 50));
+  }
+  throw new Error("token not deployed");
+}
+
+/** Picks the option whose value equals `value` (addresses compared case-insensitively, as
+ *  the app shows them EIP-55 checksummed). */
+async function choose(s, selectCss, value) {
+  await s.click(await s.waitFor(selectCss));
+  await s.waitFor(`${selectCss} option`);
+  for (let i = 0; i < 100; i++) {
+    for (const o of await s.findAll(`${selectCss} option`)) {
+      if ((await s.attribute(o, "value"))?.toLowerCase() === value.toLowerCase()) {
+        await s.click(o);
+        return;
+      }
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`${selectCss} has no option ${value}`);
+}
+
+async function until(s, css, pred, ms = 15000) {
+  const end = Date.now() + ms;
+  let last = "";
+  while (Date.now() < end) {
+    const found = await s.findAll(css);
+    if (found.length > 0) {
+      last = await s.text(found[0]);
+      if (pred(last)) return last;
+    }
+    await new Promise((r) => setTimeout(r, 150));
+  }
+  throw new Error(`${css}: last saw “${last}”`);
+}
+
+test("send an ERC-20 from the demo Ledger through the review screen", async () => {
+  const port = await freePort();
+  const anvil = spawn(ANVIL, ["--host", "127.0.0.1", "--port", String(port), "--chain-id", "31337", "--mnemonic", MNEMONIC], {
+    stdio: "ignore",
+  });
+  const url = `http://127.0.0.1:${port}`;
+  const dataDir = mkdtempSync(path.join(tmpdir(), "coldlink-e2e-evm-"));
+  let harness;
+  let s;
+  try {
+    for (let i = 0; ; i++) {
+      try {
+        await rpc(url, "eth_chainId", []);
+        break;
+      } catch (e) {
+        if (i > 200) throw e;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    }
+    const token = await deployToken(url);
+    harness = await startHarness({
+      COLDLINK_DATA_DIR: dataDir,
+      COLDLINK_SPECULOS: "off",
+      COLDLINK_TREZOR_EMULATOR: "off",
+      COLDLINK_EVM_RPC: `${url}#31337`,
+    });
+    s = await Session.create(harness, APP);
+
+    await s.click(await s.waitFor('[data-nav="devices"]'));
+    await s.click(await s.waitFor('[data-testid="demo-start"]', 5000));
+    const ledgerCard = await s.waitFor('[data-device-id^="speculos:"]', 10000);
+    const ledgerId = await s.attribute(ledgerCard, "data-device-id");
+
+    // Accounts: the local network is first; add the Ledger's first EVM account and the token.
+    await s.click(await s.waitFor('[data-nav="accounts"]'));
+    await s.click(await s.waitFor('[data-testid="evm-add"]', 10000));
+    await choose(s, '[data-testid="evm-signer"]', ledgerId);
+    await s.click(await s.waitFor('[data-testid="evm-add-confirm"]'));
+    await s.waitFor(`[data-testid="evm-account"][data-address="${LEDGER}"]`, 20000);
+    await s.type(await s.waitFor('[data-testid="evm-token"]'), token);
+    await s.click(await s.waitFor('[data-testid="evm-token-add"]'));
+    await until(s, '[data-testid="evm-token-balance"][data-symbol="CLD"]', (t) => t === "1000 CLD");
+    await s.screenshot("evm-accounts");
+
+    // Send: 12.5 CLD to the Trezor's address, through the review.
+    await s.click(await s.waitFor('[data-nav="send"]'));
+    await choose(s, '[data-testid="send-asset"]', token);
+    await s.type(await s.waitFor('[data-testid="send-to"]'), TREZOR);
+    await s.type(await s.waitFor('[data-testid="send-amount"]'), "12.5");
+    await s.click(await s.waitFor('[data-testid="send-review"]'));
+    await s.waitFor('[data-testid="send-review-panel"]', 15000);
+    assert.equal(await s.text(await s.waitFor('[data-testid="review-amount"]')), "12.5 CLD");
+    assert.equal(await s.text(await s.waitFor('[data-testid="review-recipient"]')), TREZOR);
+    assert.match(await s.text(await s.waitFor('[data-testid="send-review-panel"]')), /chain id 31337/);
+    await s.screenshot("evm-review");
+    await s.click(await s.waitFor('[data-testid="send-confirm"]'));
+    const result = await s.waitFor('[data-testid="send-result"][data-status="confirmed"]', 30000);
+    assert.match(await s.text(result), /12\.5 CLD/);
+    await s.waitFor('[data-testid="send-history"]', 5000);
+    await s.screenshot("evm-sent");
+
+    // The node agrees: the recipient holds 12.5 CLD.
+    const data = `0x70a08231${TREZOR.slice(2).toLowerCase().padStart(64, "0")}`;
+    const bal = await rpc(url, "eth_call", [{ to: token, data }, "latest"]);
+    assert.equal(BigInt(bal), 125n * 10n ** 17n);
+  } finally {
+    if (s) await s.close();
+    if (harness) await harness.stop();
+    anvil.kill();
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+});
