@@ -9,6 +9,8 @@ fn main() {
         "demo_screens",
         "device_catalogue",
         "evm_networks",
+        "evm_add_network",
+        "evm_set_rpc",
         "evm_accounts",
         "evm_add_account",
         "evm_remove_account",

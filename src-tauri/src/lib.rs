@@ -97,6 +97,32 @@ async fn evm_networks(app: State<'_, Coldlink>) -> Result<Vec<EvmNetworkView>, A
     blocking(move || Ok(app.evm_network_views())).await
 }
 
+/// Adds an EVM network by RPC URL (its node must serve the chain id).
+#[tauri::command]
+#[specta::specta]
+async fn evm_add_network(
+    name: String,
+    rpc_url: String,
+    chain_id: String,
+    symbol: String,
+    app: State<'_, Coldlink>,
+) -> Result<EvmNetworkView, AppError> {
+    let app = app.inner().clone();
+    blocking(move || app.evm_add_network(&name, &rpc_url, &chain_id, &symbol)).await
+}
+
+/// Points a built-in EVM network at another RPC URL.
+#[tauri::command]
+#[specta::specta]
+async fn evm_set_rpc(
+    network: String,
+    rpc_url: String,
+    app: State<'_, Coldlink>,
+) -> Result<EvmNetworkView, AppError> {
+    let app = app.inner().clone();
+    blocking(move || app.evm_set_rpc(&network, &rpc_url)).await
+}
+
 /// EVM accounts with balances on a network.
 #[tauri::command]
 #[specta::specta]
@@ -415,6 +441,8 @@ pub fn specta_builder<R: tauri::Runtime>() -> tauri_specta::Builder<R> {
             demo_screens,
             device_catalogue,
             evm_networks,
+            evm_add_network,
+            evm_set_rpc,
             evm_accounts,
             evm_add_account,
             evm_remove_account,

@@ -197,8 +197,77 @@ impl Coldlink {
                 });
             }
         }
-        list.extend(NETWORKS.iter().cloned());
+        let (user, overrides) = self
+            .with_store(|s| {
+                let data = s.user_data().map_err(store_error)?;
+                Ok((data.evm_networks, data.settings))
+            })
+            .unwrap_or_default();
+        for mut n in NETWORKS.iter().cloned() {
+            let key = format!("evm.rpc.{}", n.key);
+            if let Some((_, url)) = overrides.iter().find(|(k, _)| *k == key) {
+                n.rpc_url = url.clone();
+            }
+            list.push(n);
+        }
+        list.extend(
+            user.into_iter()
+                .filter_map(|(_, body)| serde_json::from_str::<EvmNetwork>(&body).ok()),
+        );
         list
+    }
+
+    /// Adds a network by RPC URL; the node must serve `chain_id`.
+    pub fn evm_add_network(
+        &self,
+        name: &str,
+        rpc_url: &str,
+        chain_id: &str,
+        symbol: &str,
+    ) -> Result<EvmNetworkView, AppError> {
+        let chain_id: u64 = chain_id
+            .trim()
+            .parse()
+            .map_err(|_| AppError::invalid(format!("“{chain_id}” is not a chain id")))?;
+        if self
+            .evm_network_list()
+            .iter()
+            .any(|n| n.chain_id == chain_id)
+        {
+            return Err(AppError::invalid(format!(
+                "a network with chain id {chain_id} is already configured: edit its RPC URL instead"
+            )));
+        }
+        let symbol = if symbol.trim().is_empty() {
+            "ETH"
+        } else {
+            symbol
+        };
+        let n = EvmNetwork::custom(name, rpc_url, chain_id, symbol)?;
+        let body = serde_json::to_string(&n).map_err(|e| AppError::internal(e.to_string()))?;
+        self.with_store(|s| {
+            let mut d = coldlink_store::UserData::default();
+            d.evm_networks.push((n.key.clone(), body));
+            s.import_user_data(&d).map_err(store_error)
+        })?;
+        Ok(network_view(n))
+    }
+
+    /// Points a built-in network at another RPC URL (checked: the node must serve its chain).
+    pub fn evm_set_rpc(&self, key: &str, rpc_url: &str) -> Result<EvmNetworkView, AppError> {
+        let mut n = self.network_by_key(key)?;
+        if !NETWORKS.iter().any(|b| b.key == key) {
+            return Err(AppError::invalid(
+                "only built-in networks have an editable URL here",
+            ));
+        }
+        n.rpc_url = rpc_url.trim().to_owned();
+        n.check()?;
+        self.with_store(|s| {
+            s.set_setting(&format!("evm.rpc.{key}"), &n.rpc_url)
+                .map_err(store_error)
+        })?;
+        Ok(network_view(n))
     }
 
     fn network_by_key(&self, key: &str) -> Result<EvmNetwork, AppError> {
@@ -212,14 +281,7 @@ impl Coldlink {
     pub fn evm_network_views(&self) -> Vec<EvmNetworkView> {
         self.evm_network_list()
             .into_iter()
-            .map(|n| EvmNetworkView {
-                key: n.key,
-                name: n.name,
-                chain_id: n.chain_id.to_string(),
-                symbol: n.symbol,
-                explorer: n.explorer,
-                rpc_url: n.rpc_url,
-            })
+            .map(network_view)
             .collect()
     }
 
@@ -412,11 +474,7 @@ impl Coldlink {
         };
         let from = parse_address(&row.address)?;
         let to = parse_address(to)?;
-        let fee = match fee {
-            "slow" => FeeChoice::Slow,
-            "fast" => FeeChoice::Fast,
-            _ => FeeChoice::Normal,
-        };
+        let fee = fee_choice(fee)?;
         let rpc = net.check()?;
         let (asset, decimals) = match token {
             Some(t) if !t.is_empty() => {
@@ -587,6 +645,50 @@ impl Coldlink {
             })
             .collect())
     }
+}
+
+fn network_view(n: EvmNetwork) -> EvmNetworkView {
+    EvmNetworkView {
+        key: n.key,
+        name: n.name,
+        chain_id: n.chain_id.to_string(),
+        symbol: n.symbol,
+        explorer: n.explorer,
+        rpc_url: n.rpc_url,
+    }
+}
+
+/// A fee choice from the UI: "slow", "normal", "fast" or "custom:<max fee gwei>:<tip gwei>".
+fn fee_choice(fee: &str) -> Result<FeeChoice, AppError> {
+    Ok(match fee {
+        "slow" => FeeChoice::Slow,
+        "fast" => FeeChoice::Fast,
+        "normal" | "" => FeeChoice::Normal,
+        custom => {
+            let parts: Vec<&str> = custom
+                .strip_prefix("custom:")
+                .unwrap_or("")
+                .split(':')
+                .collect();
+            let [max, tip] = parts.as_slice() else {
+                return Err(AppError::invalid(format!("unknown fee “{fee}”")));
+            };
+            let gwei = |t: &str| -> Result<u128, AppError> {
+                let v = parse_units(t, 9)?;
+                u128::try_from(v).map_err(|_| AppError::invalid("fee too large"))
+            };
+            let (max, tip) = (gwei(max)?, gwei(tip)?);
+            if tip > max || max == 0 {
+                return Err(AppError::invalid(
+                    "the maximum fee must be above zero and at least the priority fee",
+                ));
+            }
+            FeeChoice::Custom(coldlink_evm::FeeLevel {
+                max_fee_per_gas: max,
+                max_priority_fee_per_gas: tip,
+            })
+        }
+    })
 }
 
 fn link(net: &EvmNetwork, hash: &str) -> Option<String> {

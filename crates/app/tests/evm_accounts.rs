@@ -68,6 +68,38 @@ fn accounts_tokens_review_send_and_history() {
     assert_eq!(history[0].hash, sent.hash);
     assert_eq!(history[0].status, "confirmed");
 
+    // A custom fee, in gwei; nonsense is refused before the device is asked.
+    let r = app
+        .evm_prepare_send("local", ledger.id, TREZOR, "0.001", None, "custom:3:1.5")
+        .expect("custom fee");
+    assert_eq!(r.amount, "0.001 ETH");
+    for bad in ["custom:1:2", "custom:x:1", "custom:1", "warp"] {
+        assert_eq!(
+            app.evm_prepare_send("local", ledger.id, TREZOR, "0.001", None, bad)
+                .expect_err(bad)
+                .kind,
+            ErrorKind::InvalidInput
+        );
+    }
+    // Networks: adding one whose node serves another chain id is refused; pointing a built-in
+    // network at this node is refused too (wrong chain), and the list is unchanged.
+    let url = node.url();
+    assert_eq!(
+        app.evm_add_network("Mine", &url, "5", "ETH")
+            .expect_err("wrong id")
+            .kind,
+        ErrorKind::InvalidInput
+    );
+    assert!(
+        app.evm_add_network("Again", &url, &CHAIN.to_string(), "ETH")
+            .is_err(),
+        "already configured"
+    );
+    assert!(
+        app.evm_set_rpc("ethereum", &url).is_err(),
+        "chain 31337 is not Ethereum"
+    );
+
     // Watch-only cannot send.
     let e = app
         .evm_prepare_send("local", watched.id, LEDGER, "1", None, "normal")

@@ -18,6 +18,10 @@ class EvmState {
     }
   }
 
+  async reload() {
+    this.networks = await api.evmNetworks();
+  }
+
   choose(key: string) {
     this.network = key;
     localStorage.setItem(KEY, key);

@@ -19,6 +19,10 @@ export const commands = {
 	deviceCatalogue: () => typedError<Catalogue, AppError>(__TAURI_INVOKE("device_catalogue")),
 	/**  The EVM networks. */
 	evmNetworks: () => typedError<EvmNetworkView[], AppError>(__TAURI_INVOKE("evm_networks")),
+	/**  Adds an EVM network by RPC URL (its node must serve the chain id). */
+	evmAddNetwork: (name: string, rpcUrl: string, chainId: string, symbol: string) => typedError<EvmNetworkView, AppError>(__TAURI_INVOKE("evm_add_network", { name, rpcUrl, chainId, symbol })),
+	/**  Points a built-in EVM network at another RPC URL. */
+	evmSetRpc: (network: string, rpcUrl: string) => typedError<EvmNetworkView, AppError>(__TAURI_INVOKE("evm_set_rpc", { network, rpcUrl })),
 	/**  EVM accounts with balances on a network. */
 	evmAccounts: (network: string) => typedError<EvmAccountView[], AppError>(__TAURI_INVOKE("evm_accounts", { network })),
 	/**  Adds an EVM account from a device id, "soft" or "watch". */

@@ -48,6 +48,9 @@ export const api = {
   demoScreens: () => call(commands.demoScreens()),
   deviceCatalogue: () => call(commands.deviceCatalogue()),
   evmNetworks: () => call(commands.evmNetworks()),
+  evmAddNetwork: (name: string, rpcUrl: string, chainId: string, symbol: string) =>
+    call(commands.evmAddNetwork(name, rpcUrl, chainId, symbol)),
+  evmSetRpc: (network: string, rpcUrl: string) => call(commands.evmSetRpc(network, rpcUrl)),
   evmAccounts: (network: string) => call(commands.evmAccounts(network)),
   evmAddAccount: (signer: string, index: number, layout: string, address: string | null, label: string) =>
     call(commands.evmAddAccount(signer, index, layout, address, label)),
