@@ -7,6 +7,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
+import { createServer } from "node:http";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir, homedir } from "node:os";
 import path from "node:path";
@@ -91,6 +92,7 @@ test("send an ERC-20 from the demo Ledger through the review screen", async () =
   const dataDir = mkdtempSync(path.join(tmpdir(), "coldlink-e2e-evm-"));
   let harness;
   let s;
+  let prices;
   try {
     for (let i = 0; ; i++) {
       try {
@@ -102,7 +104,14 @@ test("send an ERC-20 from the demo Ledger through the review screen", async () =
       }
     }
     const token = await deployToken(url);
+    // A stand-in for the price service, in CoinGecko's format.
+    prices = createServer((req, res) => {
+      res.setHeader("content-type", "application/json");
+      res.end(JSON.stringify({ ethereum: { usd: 3012.47, usd_24h_change: -1.5 } }));
+    });
+    await new Promise((r) => prices.listen(0, "127.0.0.1", r));
     harness = await startHarness({
+      COLDLINK_PRICES_URL: `http://127.0.0.1:${prices.address().port}`,
       COLDLINK_DATA_DIR: dataDir,
       COLDLINK_SPECULOS: "off",
       COLDLINK_TREZOR_EMULATOR: "off",
@@ -136,6 +145,8 @@ test("send an ERC-20 from the demo Ledger through the review screen", async () =
     assert.equal(await s.text(await s.waitFor('[data-testid="review-amount"]')), "12.5 CLD");
     assert.equal(await s.text(await s.waitFor('[data-testid="review-recipient"]')), TREZOR);
     assert.match(await s.text(await s.waitFor('[data-testid="send-review-panel"]')), /chain id 31337/);
+    // The maximum fee in fiat, from the price service (the token itself has no price: none shown).
+    assert.match(await s.text(await s.waitFor('[data-testid="review-max-fee"]')), /ETH\s*≈ \d+\.\d\d USD$/);
     await s.screenshot("evm-review");
     await s.click(await s.waitFor('[data-testid="send-confirm"]'));
     const result = await s.waitFor('[data-testid="send-result"][data-status="confirmed"]', 30000);
@@ -151,6 +162,7 @@ test("send an ERC-20 from the demo Ledger through the review screen", async () =
     if (s) await s.close();
     if (harness) await harness.stop();
     anvil.kill();
+    prices?.close();
     rmSync(dataDir, { recursive: true, force: true });
   }
 });

@@ -33,6 +33,8 @@ pub struct EmulatorSetting {
 pub const ENV_DATA_DIR: &str = "COLDLINK_DATA_DIR";
 /// An extra EVM network, `URL#chainId` (a local node for development and tests).
 pub const ENV_EVM_RPC: &str = "COLDLINK_EVM_RPC";
+/// The price service's base URL (a CoinGecko-compatible API).
+pub const ENV_PRICES_URL: &str = "COLDLINK_PRICES_URL";
 
 /// The configuration the services start from.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -43,6 +45,8 @@ pub struct AppConfig {
     pub data_dir: Option<std::path::PathBuf>,
     /// An extra EVM network ("URL#chainId"), e.g. a local node; from `COLDLINK_EVM_RPC`.
     pub evm_rpc: Option<String>,
+    /// The CoinGecko-compatible price service's base URL; from `COLDLINK_PRICES_URL`.
+    pub prices_url: Option<String>,
 }
 
 impl AppConfig {
@@ -98,6 +102,7 @@ impl AppConfig {
             emulators,
             data_dir: get(ENV_DATA_DIR).filter(|d| !d.is_empty()).map(Into::into),
             evm_rpc: get(ENV_EVM_RPC).filter(|d| !d.trim().is_empty()),
+            prices_url: get(ENV_PRICES_URL).filter(|d| !d.trim().is_empty()),
         })
     }
 

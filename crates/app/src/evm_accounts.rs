@@ -133,6 +133,12 @@ pub struct SendReview {
     pub token_contract: Option<String>,
     /// Maximum fee in the native coin.
     pub max_fee: String,
+    /// The maximum fee in the user's currency, when a price is known.
+    pub max_fee_fiat: Option<String>,
+    /// The amount in the user's currency, when a price is known.
+    pub amount_fiat: Option<String>,
+    /// The price used, with its age if it is not fresh.
+    pub price_note: Option<String>,
     /// Nonce.
     pub nonce: String,
     /// Who signs, for "Confirm on your …".
@@ -497,6 +503,28 @@ impl Coldlink {
             },
         )?;
         let r = &prepared.review;
+        let coin = crate::prices::coin_id(&net.symbol);
+        let price = coin.and_then(|c| self.spot_price(c));
+        let fiat = |wei: u128| coin.and_then(|c| self.fiat_text(c, wei, 18));
+        let max_fee_fiat = r.max_fee_wei.parse::<u128>().ok().and_then(fiat);
+        let amount_fiat = match &prepared.tx {
+            alloy_consensus::TypedTransaction::Eip1559(t) if !t.value.is_zero() => {
+                u128::try_from(t.value).ok().and_then(fiat)
+            }
+            alloy_consensus::TypedTransaction::Legacy(t) if !t.value.is_zero() => {
+                u128::try_from(t.value).ok().and_then(fiat)
+            }
+            _ => None,
+        };
+        let price_note = price.map(|p| match p.stale_because {
+            Some(why) => format!(
+                "{} per {}, {} min old ({why})",
+                p.text,
+                net.symbol,
+                p.age_secs / 60
+            ),
+            None => format!("{} per {}", p.text, net.symbol),
+        });
         let mut pending = self
             .pending_sends
             .0
@@ -513,6 +541,9 @@ impl Coldlink {
             amount: r.amount.clone(),
             token_contract: r.token_contract.clone(),
             max_fee: r.max_fee.clone(),
+            max_fee_fiat,
+            amount_fiat,
+            price_note,
             nonce: r.nonce.to_string(),
             signer_name: row.signer_name.clone(),
         };

@@ -13,6 +13,7 @@ mod evm_accounts;
 mod evm_ops;
 mod evm_request;
 mod hardware;
+mod prices;
 mod prompts;
 mod soft_wallet;
 
@@ -20,7 +21,8 @@ pub use bitcoin_ops::{parse_chain, parse_kind, parse_psbt, Descriptors, SignedPs
 pub use coldlink_catalogue::{Catalogue, Support};
 pub use compare::{computed_support, CompareData};
 pub use config::{
-    AppConfig, EmulatorSetting, ENV_DATA_DIR, ENV_EVM_RPC, ENV_SPECULOS, ENV_TREZOR_EMULATOR,
+    AppConfig, EmulatorSetting, ENV_DATA_DIR, ENV_EVM_RPC, ENV_PRICES_URL, ENV_SPECULOS,
+    ENV_TREZOR_EMULATOR,
 };
 pub use demo::{DemoDevice, DemoScreen, DEMO_NAME, DEMO_TREZOR_NAME, DEMO_TREZOR_PIN};
 pub use devices::{DeviceList, DeviceService, DeviceWatch};
@@ -29,6 +31,7 @@ pub use evm_accounts::{EvmAccountView, EvmNetworkView, SendReview, SendView, Tok
 pub use evm_ops::{BalanceView, NetworkChoice, SentEvmTx, TokenBalanceView};
 pub use evm_request::{parse_address, EvmTxRequest};
 pub use hardware::{SignedEvmTx, SignedMessage, DEMO_MNEMONIC, TREZOR_DEMO_MNEMONIC};
+pub use prices::{PriceView, DEFAULT_PRICES_URL};
 pub use prompts::DevicePrompt;
 pub use soft_wallet::{CreatedWallet, NewPhrase, WalletStatus};
 

@@ -4,7 +4,7 @@
 //! find it in the history; a watch-only account cannot send; offline, accounts still list.
 
 use coldlink_app::{AppConfig, Coldlink, ErrorKind};
-use coldlink_testkit::{deploy_cold_token, start_anvil, CHAIN};
+use coldlink_testkit::{deploy_cold_token, price_server, start_anvil, CHAIN};
 
 const MNEMONIC: &str =
     "abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon about";
@@ -17,12 +17,16 @@ fn accounts_tokens_review_send_and_history() {
     let token = deploy_cold_token(node.port, LEDGER, "CLD", 500 * 10u128.pow(18));
     let dir = std::env::temp_dir().join(format!("coldlink-evm-accounts-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
+    let prices = price_server(r#"{"ethereum":{"chf":2500.5,"chf_24h_change":1.234}}"#);
     let app = Coldlink::new(AppConfig {
         data_dir: Some(dir.clone()),
         evm_rpc: Some(format!("{}#{CHAIN}", node.url())),
+        prices_url: Some(prices.clone()),
         ..Default::default()
     });
     assert_eq!(app.evm_network_views()[0].key, "local");
+    app.set_currency("CHF").expect("currency");
+    assert!(app.set_currency("XAU").is_err());
     let demo = app.start_demo().expect("demo devices");
 
     let ledger = app
@@ -68,11 +72,16 @@ fn accounts_tokens_review_send_and_history() {
     assert_eq!(history[0].hash, sent.hash);
     assert_eq!(history[0].status, "confirmed");
 
-    // A custom fee, in gwei; nonsense is refused before the device is asked.
+    // A custom fee, in gwei; nonsense is refused before the device is asked. The review shows
+    // the amount and the maximum fee in the user's currency, exactly: 0.001 ETH at 2500.5 CHF.
     let r = app
         .evm_prepare_send("local", ledger.id, TREZOR, "0.001", None, "custom:3:1.5")
         .expect("custom fee");
     assert_eq!(r.amount, "0.001 ETH");
+    assert_eq!(r.amount_fiat.as_deref(), Some("2.50 CHF"));
+    // 21 000 gas × 3 gwei = 0.000063 ETH = 0.1575315 CHF.
+    assert_eq!(r.max_fee_fiat.as_deref(), Some("0.16 CHF"));
+    assert_eq!(r.price_note.as_deref(), Some("2500.50 CHF per ETH"));
     for bad in ["custom:1:2", "custom:x:1", "custom:1", "warp"] {
         assert_eq!(
             app.evm_prepare_send("local", ledger.id, TREZOR, "0.001", None, bad)

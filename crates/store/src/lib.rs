@@ -47,6 +47,16 @@ const MIGRATIONS: &[&str] = &[
          block INTEGER,
          created_at INTEGER NOT NULL
      );",
+    // 2: fiat prices: spot (day 0) and daily history, as exact decimal text.
+    "CREATE TABLE prices (
+         coin TEXT NOT NULL,
+         currency TEXT NOT NULL,
+         day INTEGER NOT NULL,
+         price TEXT NOT NULL,
+         change_24h TEXT,
+         fetched_at INTEGER NOT NULL,
+         PRIMARY KEY (coin, currency, day)
+     );",
 ];
 
 /// The schema version this build writes.
@@ -422,6 +432,41 @@ impl Store {
         Ok(rows)
     }
 
+    /// Stores a price: `day` 0 is the spot price, otherwise unix days.
+    pub fn put_price(
+        &self,
+        coin: &str,
+        currency: &str,
+        day: i64,
+        price: &str,
+        change_24h: Option<&str>,
+    ) -> Result<(), StoreError> {
+        self.conn.execute(
+            "INSERT INTO prices (coin, currency, day, price, change_24h, fetched_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+             ON CONFLICT(coin, currency, day) DO UPDATE SET price = excluded.price,
+                 change_24h = excluded.change_24h, fetched_at = excluded.fetched_at",
+            params![coin, currency, day, price, change_24h, now()],
+        )?;
+        Ok(())
+    }
+
+    /// A stored price: (price, 24 h change, fetched at unix seconds).
+    pub fn price(
+        &self,
+        coin: &str,
+        currency: &str,
+        day: i64,
+    ) -> Result<Option<(String, Option<String>, i64)>, StoreError> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT price, change_24h, fetched_at FROM prices WHERE coin = ?1 AND currency = ?2 AND day = ?3",
+                params![coin, currency, day],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .optional()?)
+    }
+
     /// A setting.
     pub fn setting(&self, key: &str) -> Result<Option<String>, StoreError> {
         Ok(self
@@ -565,6 +610,40 @@ mod tests {
         s.import_user_data(&data).expect("import");
         assert_eq!(s.accounts().expect("accounts")[0].label, "Cold storage");
         assert_eq!(s.setting("currency").expect("get").as_deref(), Some("CHF"));
+    }
+
+    #[test]
+    fn a_version_1_database_is_exported_then_migrated_keeping_the_users_data() {
+        let p = dir().join("coldlink.db");
+        {
+            // A database exactly as the first schema left it, with the user's data in it.
+            let conn = connect(&p).expect("connect");
+            conn.execute_batch(MIGRATIONS[0]).expect("v1");
+            conn.pragma_update(None, "user_version", 1)
+                .expect("version");
+            conn.execute(
+                "INSERT INTO accounts (chain, signer, signer_name, label, address, path, created_at)
+                 VALUES ('evm', 'watch', 'Watch-only', 'Savings', '0x73d0385F4d8E00C5e6504C6030F47BF6212736A8', NULL, 1)",
+                [],
+            )
+            .expect("row");
+        }
+        let (s, report) = Store::open(&p).expect("migrate");
+        assert_eq!(report.from_version, 1);
+        let export = report.export.expect("exported before migrating");
+        let saved: UserData =
+            serde_json::from_slice(&std::fs::read(export).expect("read")).expect("json");
+        assert_eq!(saved.schema_version, 1);
+        assert_eq!(saved.accounts[0].label, "Savings");
+        assert_eq!(s.version().expect("v"), SCHEMA_VERSION);
+        assert_eq!(s.accounts().expect("kept")[0].label, "Savings");
+        s.put_price("ethereum", "usd", 0, "3012.47", Some("-1.5"))
+            .expect("price");
+        let (price, change, _) = s.price("ethereum", "usd", 0).expect("get").expect("some");
+        assert_eq!(
+            (price.as_str(), change.as_deref()),
+            ("3012.47", Some("-1.5"))
+        );
     }
 
     #[test]

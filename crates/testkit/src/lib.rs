@@ -160,3 +160,32 @@ pub fn deploy_cold_token(port: u16, from: &str, symbol: &str, supply: u128) -> S
         std::thread::sleep(Duration::from_millis(20));
     }
 }
+
+/// A stand-in for the CoinGecko-compatible price service: answers every request with `body`
+/// (HTTP 200, JSON) and counts them. Returns its base URL.
+pub fn price_server(body: &'static str) -> String {
+    use std::io::{BufRead, BufReader, Write};
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("bind: {e}"));
+    let url = format!(
+        "http://{}",
+        l.local_addr().unwrap_or_else(|e| panic!("addr: {e}"))
+    );
+    std::thread::spawn(move || {
+        for mut s in l.incoming().flatten() {
+            let Ok(clone) = s.try_clone() else { continue };
+            let mut r = BufReader::new(clone);
+            loop {
+                let mut line = String::new();
+                if r.read_line(&mut line).map_or(true, |n| n == 0) || line == "\r\n" {
+                    break;
+                }
+            }
+            let _ = write!(
+                s,
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    url
+}

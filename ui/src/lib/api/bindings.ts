@@ -457,6 +457,12 @@ export type SendReview = {
 	tokenContract: string | null,
 	/**  Maximum fee in the native coin. */
 	maxFee: string,
+	/**  The maximum fee in the user's currency, when a price is known. */
+	maxFeeFiat: string | null,
+	/**  The amount in the user's currency, when a price is known. */
+	amountFiat: string | null,
+	/**  The price used, with its age if it is not fresh. */
+	priceNote: string | null,
 	/**  Nonce. */
 	nonce: string,
 	/**  Who signs, for "Confirm on your …". */
