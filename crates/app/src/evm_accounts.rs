@@ -393,18 +393,22 @@ impl Coldlink {
         })
     }
 
-    fn tokens_of(&self, network: &str) -> Result<Vec<Token>, AppError> {
-        let rows = self.with_store(|s| s.tokens(network).map_err(store_error))?;
-        Ok(rows
-            .into_iter()
-            .filter_map(|(a, symbol, decimals)| {
-                Address::from_str(&a).ok().map(|address| Token {
-                    symbol,
-                    decimals,
-                    address,
-                })
-            })
-            .collect())
+    /// The network's built-in tokens, then those the user added.
+    fn tokens_of(&self, net: &EvmNetwork) -> Result<Vec<Token>, AppError> {
+        let rows = self.with_store(|s| s.tokens(&net.key).map_err(store_error))?;
+        let mut list = coldlink_evm::builtin_tokens(net.chain_id);
+        for (a, symbol, decimals) in rows {
+            if let Ok(address) = Address::from_str(&a) {
+                if !list.iter().any(|t| t.address == address) {
+                    list.push(Token {
+                        symbol,
+                        decimals,
+                        address,
+                    });
+                }
+            }
+        }
+        Ok(list)
     }
 
     /// The EVM accounts with their balances on `network` (one round trip); offline, the
@@ -420,7 +424,7 @@ impl Coldlink {
         if rows.is_empty() {
             return Ok(views);
         }
-        let tokens = self.tokens_of(&net.key)?;
+        let tokens = self.tokens_of(&net)?;
         let addrs: Vec<Address> = rows
             .iter()
             .filter_map(|r| Address::from_str(&r.address).ok())

@@ -9,6 +9,7 @@ pub mod erc20;
 pub mod fees;
 pub mod networks;
 pub mod rpc;
+pub mod tokens;
 pub mod transfer;
 
 pub use balances::{balances, AccountBalances, TokenBalance};
@@ -16,6 +17,7 @@ pub use erc20::{token_info, Token};
 pub use fees::{fee_suggestions, FeeLevel, FeeSuggestions};
 pub use networks::{EvmNetwork, NETWORKS};
 pub use rpc::{Rpc, RpcError};
+pub use tokens::builtin_tokens;
 pub use transfer::{
     broadcast, format_units, parse_units, prepare_transfer, receipt, wait_for_receipt, Asset,
     FeeChoice, PreparedTransfer, Receipt, Review, TransferRequest,
