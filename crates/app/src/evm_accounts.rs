@@ -127,6 +127,8 @@ pub struct SendReview {
     pub from: String,
     /// Recipient.
     pub recipient: String,
+    /// The ENS name the recipient was given as, if any.
+    pub recipient_name: Option<String>,
     /// Amount with unit.
     pub amount: String,
     /// Token contract, for tokens.
@@ -483,9 +485,20 @@ impl Coldlink {
             })?,
         };
         let from = parse_address(&row.address)?;
-        let to = parse_address(to)?;
         let fee = fee_choice(fee)?;
         let rpc = net.check()?;
+        let (to, recipient_name) = if coldlink_evm::ens::is_name(to) {
+            if net.chain_id != 1 {
+                return Err(AppError::invalid(
+                    "ENS names are resolved on Ethereum mainnet only: paste the address",
+                ));
+            }
+            let a = coldlink_evm::ens::resolve(&rpc, coldlink_evm::ens::MAINNET_REGISTRY, to)?
+                .ok_or_else(|| AppError::invalid(format!("{} has no address", to.trim())))?;
+            (a, Some(to.trim().to_ascii_lowercase()))
+        } else {
+            (parse_address(to)?, None)
+        };
         let (asset, decimals) = match token {
             Some(t) if !t.is_empty() => {
                 let t = token_info(&rpc, parse_address(t)?)?;
@@ -542,6 +555,7 @@ impl Coldlink {
             chain_id: r.chain_id.to_string(),
             from: r.from.clone(),
             recipient: r.recipient.clone(),
+            recipient_name,
             amount: r.amount.clone(),
             token_contract: r.token_contract.clone(),
             max_fee: r.max_fee.clone(),

@@ -109,6 +109,12 @@ fn accounts_tokens_review_send_and_history() {
         "chain 31337 is not Ethereum"
     );
 
+    // ENS names resolve on Ethereum mainnet only; here they are refused with that reason.
+    let e = app
+        .evm_prepare_send("local", ledger.id, "alice.eth", "1", None, "normal")
+        .expect_err("not mainnet");
+    assert!(e.message.contains("mainnet"), "{e:?}");
+
     // Watch-only cannot send.
     let e = app
         .evm_prepare_send("local", watched.id, LEDGER, "1", None, "normal")

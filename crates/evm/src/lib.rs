@@ -5,6 +5,7 @@
 //! here goes to any `Signer` and comes back signed.
 
 pub mod balances;
+pub mod ens;
 pub mod erc20;
 pub mod fees;
 pub mod networks;

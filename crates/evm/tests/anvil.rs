@@ -193,8 +193,60 @@ fn balances_transfers_and_failures_against_a_real_node() {
         Err(EvmError::ChainMismatch { .. })
     ));
 
+    // ENS: a registry stand-in (tests/fixtures/ens) maps alice.eth to a1; unknown names have
+    // no address.
+    let ens = deploy_mini_ens(&node, a0);
+    let node_hash = coldlink_evm::ens::namehash("alice.eth").expect("namehash");
+    let selector = alloy_primitives::keccak256(b"set(bytes32,address)");
+    let set = format!(
+        "0x{}{}{:0>64}",
+        coldlink_testkit::hex(&selector[..4]),
+        coldlink_testkit::hex(node_hash.as_slice()),
+        coldlink_testkit::hex(a1.as_slice())
+    );
+    coldlink_testkit::rpc_raw(
+        node.port,
+        "eth_sendTransaction",
+        serde_json::json!([{"from": a0, "to": ens, "data": set}]),
+    )
+    .expect("set");
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(
+        coldlink_evm::ens::resolve(&rpc, ens, "Alice.eth").expect("resolve"),
+        Some(a1)
+    );
+    assert_eq!(
+        coldlink_evm::ens::resolve(&rpc, ens, "bob.eth").expect("resolve"),
+        None
+    );
+
     // The node goes away: a clear error, not a hang.
     drop(node);
     let e = balances(&rpc, &[a0], &[]).expect_err("down");
     assert!(matches!(e, EvmError::Unreachable { .. }), "{e}");
+}
+
+/// Deploys the ENS stand-in; returns its address.
+#[allow(clippy::panic)] // a test helper: a node that never deploys fails the test
+fn deploy_mini_ens(node: &coldlink_testkit::Anvil, from: Address) -> Address {
+    let code = include_str!("../../../tests/fixtures/ens/MiniEns.bin").trim();
+    let hash = coldlink_testkit::rpc_raw(
+        node.port,
+        "eth_sendTransaction",
+        serde_json::json!([{"from": from, "data": format!("0x{code}"), "gas": "0x100000"}]),
+    )
+    .expect("deploy");
+    for _ in 0..200 {
+        let r = coldlink_testkit::rpc_raw(
+            node.port,
+            "eth_getTransactionReceipt",
+            serde_json::json!([hash]),
+        )
+        .expect("receipt");
+        if let Some(a) = r.get("contractAddress").and_then(|v| v.as_str()) {
+            return Address::from_str(a).expect("address");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    panic!("not deployed")
 }

@@ -451,6 +451,8 @@ export type SendReview = {
 	from: string,
 	/**  Recipient. */
 	recipient: string,
+	/**  The ENS name the recipient was given as, if any. */
+	recipientName: string | null,
 	/**  Amount with unit. */
 	amount: string,
 	/**  Token contract, for tokens. */
