@@ -154,6 +154,18 @@ test("send an ERC-20 from the demo Ledger through the review screen", async () =
     await s.waitFor('[data-testid="send-history"]', 5000);
     await s.screenshot("evm-sent");
 
+    // Compare → "My assets": filled from the accounts (ETH and an ERC-20 token); a
+    // Bitcoin-only device is shown as not holding them.
+    await s.click(await s.waitFor('[data-nav="compare"]'));
+    await s.click(await s.waitFor('[data-testid="tab-mine"]', 20000));
+    const held = await until(s, '[data-testid="held-assets"]', (t) => /ETH/.test(t) && /ERC20/.test(t));
+    assert.match(held, /Your accounts hold: ETH, ERC20/);
+    const coldcard = await s.waitFor('[data-testid="mine-list"] li[data-model-id="coldcard-mk4"]');
+    assert.match(await s.text(coldcard), /not ETH, ERC20/);
+    const ledgerRow = await s.waitFor('[data-testid="mine-list"] li[data-model-id="ledger-nano-x"]');
+    assert.match(await s.text(ledgerRow), /holds all of them/);
+    await s.screenshot("compare-my-assets");
+
     // The node agrees: the recipient holds 12.5 CLD.
     const data = `0x70a08231${TREZOR.slice(2).toLowerCase().padStart(64, "0")}`;
     const bal = await rpc(url, "eth_call", [{ to: token, data }, "latest"]);

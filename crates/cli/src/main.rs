@@ -182,6 +182,12 @@ impl NetArgs {
 enum Evm {
     /// The built-in networks.
     Networks,
+    /// The EVM accounts added in the app, with balances on a network (by key: local, ethereum, …).
+    Accounts {
+        /// Network key.
+        #[arg(long, default_value = "ethereum")]
+        network: String,
+    },
     /// Native and token balances of accounts (one round trip to the node).
     Balance {
         #[command(flatten)]
@@ -367,6 +373,21 @@ fn run(cli: &Cli) -> Result<(), AppError> {
                         "{}\t{}\t{}\t{}\t{}",
                         n.key, n.chain_id, n.symbol, n.name, n.rpc_url
                     );
+                }
+            }
+        }
+        Command::Evm(Evm::Accounts { network }) => {
+            let list = app.evm_accounts(network)?;
+            if cli.json {
+                println!("{}", json!(list));
+            } else {
+                for a in list {
+                    let bal = match (&a.balance, &a.balance_error) {
+                        (Some(b), _) => format!("{b} {}", a.symbol),
+                        (None, Some(e)) => format!("balance unavailable: {e}"),
+                        _ => "-".into(),
+                    };
+                    println!("{}\t{}\t{}\t{bal}", a.address, a.label, a.signer_name);
                 }
             }
         }

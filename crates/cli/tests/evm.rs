@@ -20,6 +20,10 @@ fn coldlink(args: &[&str]) -> (bool, Value) {
         .args(args)
         .env("COLDLINK_SPECULOS", "off")
         .env("COLDLINK_TREZOR_EMULATOR", "off")
+        .env(
+            "COLDLINK_DATA_DIR",
+            std::env::temp_dir().join(format!("coldlink-cli-evm-{}", std::process::id())),
+        )
         .output()
         .expect("run coldlink");
     let v = serde_json::from_slice(&out.stdout).unwrap_or_else(|_| {
@@ -117,6 +121,10 @@ fn evm_balance_and_send_from_both_simulated_devices() {
     assert_eq!(b[0]["tokens"][0]["amount"], "2.5");
     assert_eq!(b[1]["wei"], "250000000000000000");
     assert_eq!(b[1]["amount"], "0.25");
+
+    // No accounts added in the app yet (a fresh data folder): an empty list, not an error.
+    let (ok, accounts) = coldlink(&["evm", "accounts", "--network", "ethereum"]);
+    assert!(ok, "{accounts}");
 
     // A network whose chain id is not the node's: refused before anything is signed.
     let (ok, e) = coldlink(&[

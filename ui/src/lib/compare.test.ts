@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { DeviceDescriptor, DeviceModel } from "./api";
-import { cents, matches, missingAssets, modelsFor, NO_FILTERS, view } from "./compare";
+import { assetsFromAccounts, cents, matches, missingAssets, modelsFor, NO_FILTERS, view } from "./compare";
 
 const src = { url: "https://example.org", read: null };
 const yes = { value: true, source: src, note: null };
@@ -82,5 +82,16 @@ describe("compare", () => {
   it("names the assets a model lacks", () => {
     expect(missingAssets(cheap, ["BTC", "ETH"])).toEqual([]);
     expect(missingAssets(pricey, ["BTC", "ETH", "XMR"])).toEqual(["ETH", "XMR"]);
+  });
+
+  it("derives the assets from the accounts", () => {
+    const acc = (symbol: string, balance: string | null, tokens: (string | null)[]) => ({
+      symbol,
+      balance,
+      tokens: tokens.map((amount) => ({ amount })),
+    });
+    expect(assetsFromAccounts([acc("ETH", "0", ["0"])], false)).toEqual([]);
+    expect(assetsFromAccounts([acc("ETH", "1.5", ["0", "12.5"])], true).sort()).toEqual(["BTC", "ERC20", "ETH"]);
+    expect(assetsFromAccounts([acc("POL", null, [])], false)).toEqual(["POL"]);
   });
 });

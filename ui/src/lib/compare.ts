@@ -108,3 +108,19 @@ export function sourceText<T>(c: Cell<T>): string {
   const read = c.source.read ? ` (read ${c.source.read})` : "";
   return `Source: ${c.source.url}${read}${c.note ? `\n${c.note}` : ""}`;
 }
+
+/** The catalogue coins the user's accounts hold: each EVM account's native coin when it has a
+ *  balance (or its balance is unknown), "ERC20" when it holds any token, and BTC for the
+ *  software wallet (a Bitcoin wallet too). */
+export function assetsFromAccounts(
+  accounts: { symbol: string; balance: string | null; tokens: { amount: string | null }[] }[],
+  softWallet: boolean,
+): string[] {
+  const out = new Set<string>();
+  for (const a of accounts) {
+    if (a.balance === null || Number(a.balance) > 0) out.add(a.symbol === "POL" ? "POL" : a.symbol);
+    if (a.tokens.some((t) => t.amount !== null && Number(t.amount) > 0)) out.add("ERC20");
+  }
+  if (softWallet) out.add("BTC");
+  return [...out];
+}
