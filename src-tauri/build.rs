@@ -8,6 +8,8 @@ fn main() {
         "stop_demo_device",
         "demo_screens",
         "device_catalogue",
+        "journal_entries",
+        "journal_verify",
         "evm_networks",
         "evm_add_network",
         "evm_set_rpc",

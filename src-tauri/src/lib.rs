@@ -7,8 +7,8 @@ use std::{sync::Mutex, time::Duration};
 
 use coldlink_app::{
     AppError, AppInfo, Catalogue, Coldlink, CreatedWallet, DemoDevice, DemoScreen, DeviceList,
-    DevicePrompt, DeviceWatch, EvmAccountView, EvmNetworkView, NewPhrase, SendReview, SendView,
-    Support, TokenAmountView, WalletStatus,
+    DevicePrompt, DeviceWatch, EvmAccountView, EvmNetworkView, JournalView, NewPhrase, SendReview,
+    SendView, Support, TokenAmountView, WalletStatus,
 };
 use coldlink_types::Sensitive;
 use serde::Serialize;
@@ -212,6 +212,22 @@ async fn evm_send_status(
 async fn evm_sends(network: String, app: State<'_, Coldlink>) -> Result<Vec<SendView>, AppError> {
     let app = app.inner().clone();
     blocking(move || app.evm_sends(&network)).await
+}
+
+/// The signing journal, newest first.
+#[tauri::command]
+#[specta::specta]
+async fn journal_entries(app: State<'_, Coldlink>) -> Result<Vec<JournalView>, AppError> {
+    let app = app.inner().clone();
+    blocking(move || app.journal_entries()).await
+}
+
+/// Checks the journal's hash chain.
+#[tauri::command]
+#[specta::specta]
+async fn journal_verify(app: State<'_, Coldlink>) -> Result<u32, AppError> {
+    let app = app.inner().clone();
+    blocking(move || app.journal_verify()).await
 }
 
 /// What the simulated demo devices' screens show now.
@@ -440,6 +456,8 @@ pub fn specta_builder<R: tauri::Runtime>() -> tauri_specta::Builder<R> {
             stop_demo_device,
             demo_screens,
             device_catalogue,
+            journal_entries,
+            journal_verify,
             evm_networks,
             evm_add_network,
             evm_set_rpc,

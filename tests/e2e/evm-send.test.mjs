@@ -154,6 +154,12 @@ test("send an ERC-20 from the demo Ledger through the review screen", async () =
     await s.waitFor('[data-testid="send-history"]', 5000);
     await s.screenshot("evm-sent");
 
+    // The signing journal lists the send and checks out.
+    await s.click(await s.waitFor('[data-nav="accounts"]'));
+    const check = await until(s, '[data-testid="journal-check"]', (t) => /check out/.test(t));
+    assert.match(check, /All 1 entries check out/);
+    assert.match(await s.text(await s.waitFor('[data-testid="journal"]')), /broadcast/);
+
     // Compare → "My assets": filled from the accounts (ETH and an ERC-20 token); a
     // Bitcoin-only device is shown as not holding them.
     await s.click(await s.waitFor('[data-nav="compare"]'));

@@ -110,6 +110,49 @@ fn wallets_in(psbt: &Psbt, fingerprint: Fingerprint) -> BTreeSet<(u32, u32)> {
 
 /// Ledger has one Bitcoin app per kind of network: "Bitcoin" for mainnet, "Bitcoin Test" for
 /// testnet, signet and regtest.
+/// What a PSBT asks to sign, for the journal: outputs (address or script, amount), the fee
+/// when every input's amount is known, the transaction id.
+fn psbt_review(psbt: &Psbt, network: Network) -> serde_json::Value {
+    let outputs: Vec<serde_json::Value> = psbt
+        .unsigned_tx
+        .output
+        .iter()
+        .map(|o| {
+            let to = bitcoin::Address::from_script(&o.script_pubkey, network)
+                .map(|a| a.to_string())
+                .unwrap_or_else(|_| o.script_pubkey.to_hex_string());
+            serde_json::json!({"to": to, "sats": o.value.to_sat()})
+        })
+        .collect();
+    let inputs: Option<u64> = psbt
+        .inputs
+        .iter()
+        .zip(&psbt.unsigned_tx.input)
+        .map(|(i, txin)| {
+            i.witness_utxo
+                .as_ref()
+                .map(|o| o.value.to_sat())
+                .or_else(|| {
+                    i.non_witness_utxo
+                        .as_ref()
+                        .and_then(|t| t.output.get(txin.previous_output.vout as usize))
+                        .map(|o| o.value.to_sat())
+                })
+        })
+        .sum();
+    let out: u64 = psbt
+        .unsigned_tx
+        .output
+        .iter()
+        .map(|o| o.value.to_sat())
+        .sum();
+    serde_json::json!({
+        "txid": psbt.unsigned_tx.compute_txid().to_string(),
+        "outputs": outputs,
+        "feeSats": inputs.and_then(|i| i.checked_sub(out)),
+    })
+}
+
 fn ensure_bitcoin_app(dev: &mut dyn Exchange, network: Network) -> Result<(), AppError> {
     let app = if network == Network::Bitcoin {
         "Bitcoin"
@@ -178,7 +221,30 @@ impl Coldlink {
         network: Network,
         psbt: &[u8],
     ) -> Result<SignedPsbt, AppError> {
-        let mut psbt = parse_psbt(psbt)?;
+        let parsed = parse_psbt(psbt)?;
+        let review = psbt_review(&parsed, network);
+        let r = self.btc_sign_psbt_inner(device, network, parsed);
+        let outcome = match &r {
+            Ok(s) => format!("signed ({} signatures)", s.signatures),
+            Err(e) => crate::journal::outcome_of(e),
+        };
+        self.journal(
+            &format!("device {device}"),
+            "default wallets",
+            &format!("bitcoin:{network}"),
+            &review,
+            &outcome,
+            None,
+        );
+        r
+    }
+
+    fn btc_sign_psbt_inner(
+        &self,
+        device: &str,
+        network: Network,
+        mut psbt: Psbt,
+    ) -> Result<SignedPsbt, AppError> {
         let (dev, _in_use) = self.open_device(device, network)?;
         let mut dev = match dev {
             Opened::Ledger(dev) => dev,

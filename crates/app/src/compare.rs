@@ -29,8 +29,15 @@ pub struct CompareData {
 }
 
 fn probe(id: &str, mnemonic: &str) -> Support {
-    // A private instance: probes must not touch the UI's prompt slot or device list.
-    let app = Coldlink::new(AppConfig::default()).with_interaction(std::sync::Arc::new(Headless));
+    // A private instance with a throwaway data folder: probes must not touch the UI's prompt
+    // slot, the device list, or the user's database and signing journal.
+    let dir = std::env::temp_dir()
+        .join(format!("coldlink-probe-{}-{id}", std::process::id()).replace(':', "-"));
+    let app = Coldlink::new(AppConfig {
+        data_dir: Some(dir.clone()),
+        ..AppConfig::default()
+    })
+    .with_interaction(std::sync::Arc::new(Headless));
     let signs = |kind: ScriptKind| {
         let (psbt, _) = spending_psbt(mnemonic, kind, 1);
         app.btc_sign_psbt(id, Network::Bitcoin, psbt.to_string().as_bytes())
@@ -39,7 +46,7 @@ fn probe(id: &str, mnemonic: &str) -> Support {
     let evm = EvmTxRequest::from_json(
         r#"{"chainId":1,"nonce":0,"to":"0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed","value":"1","gasLimit":21000,"maxFeePerGas":"2","maxPriorityFeePerGas":"1"}"#,
     );
-    Support {
+    let support = Support {
         detect: false,
         xpub: app.xpub(id, "m/84'/0'/0'", false).is_ok(),
         verify_address: app
@@ -68,7 +75,10 @@ fn probe(id: &str, mnemonic: &str) -> Support {
             && signs(ScriptKind::Taproot),
         sign_evm: evm.is_ok_and(|r| app.eth_sign_transaction(id, "m/44'/60'/0'/0/0", &r).is_ok()),
         psbt_file: PSBT_FILE_EXCHANGE,
-    }
+    };
+    drop(app);
+    let _ = std::fs::remove_dir_all(&dir);
+    support
 }
 
 /// Each driver's capabilities, probed once per process.
@@ -131,7 +141,7 @@ mod tests {
 
     #[test]
     fn the_catalogue_claims_nothing_the_code_lacks() {
-        let data = Coldlink::new(AppConfig::default())
+        let data = Coldlink::new(crate::config::test_config())
             .compare()
             .expect("compare");
         for m in &data.catalogue.models {
@@ -147,7 +157,7 @@ mod tests {
 
     #[test]
     fn support_follows_the_drivers() {
-        let data = Coldlink::new(AppConfig::default())
+        let data = Coldlink::new(crate::config::test_config())
             .compare()
             .expect("compare");
         let s = |id: &str| data.support[id];

@@ -153,7 +153,7 @@ mod tests {
 
     #[test]
     fn the_demo_device_comes_and_goes() {
-        let app = Coldlink::new(AppConfig::default());
+        let app = Coldlink::new(crate::config::test_config());
         let demo = app.start_demo().expect("started");
         assert_eq!(
             app.start_demo().expect("same").id,

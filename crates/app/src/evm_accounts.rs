@@ -596,11 +596,32 @@ impl Coldlink {
                 )
             })?;
         let path = parse_path(&p.path)?;
-        let signed = if p.signer == "soft" {
-            self.with_soft_wallet(|w| Ok(w.sign_evm_transaction(&path, p.prepared.tx.clone())?))?
+        let review_json = serde_json::to_value(&p.prepared.review).unwrap_or_default();
+        let chain = format!("evm:{}", p.network.chain_id);
+        let who = if p.signer == "soft" {
+            "Software wallet".to_owned()
         } else {
-            let (mut dev, _in_use) = self.open_device(&p.signer, Network::Bitcoin)?;
-            dev.eth_sign(&path, p.prepared.tx.clone())?
+            format!("device {}", p.signer)
+        };
+        let signed = if p.signer == "soft" {
+            self.with_soft_wallet(|w| Ok(w.sign_evm_transaction(&path, p.prepared.tx.clone())?))
+        } else {
+            self.open_device(&p.signer, Network::Bitcoin)
+                .and_then(|(mut dev, _in_use)| dev.eth_sign(&path, p.prepared.tx.clone()))
+        };
+        let signed = match signed {
+            Ok(s) => s,
+            Err(e) => {
+                self.journal(
+                    &who,
+                    &p.prepared.review.from,
+                    &chain,
+                    &review_json,
+                    &crate::journal::outcome_of(&e),
+                    None,
+                );
+                return Err(e);
+            }
         };
         let recovered = signed
             .recover_signer()
@@ -611,9 +632,33 @@ impl Coldlink {
             )
             .into());
         }
-        let rpc = p.network.check()?;
-        let hash = broadcast(&rpc, &TxEnvelope::from(signed).encoded_2718())?;
-        let hash = format!("{hash:#x}");
+        let sent = p
+            .network
+            .check()
+            .and_then(|rpc| broadcast(&rpc, &TxEnvelope::from(signed).encoded_2718()))
+            .map_err(AppError::from);
+        let hash = match sent {
+            Ok(h) => format!("{h:#x}"),
+            Err(e) => {
+                self.journal(
+                    &who,
+                    &p.prepared.review.from,
+                    &chain,
+                    &review_json,
+                    &format!("signed, not broadcast: {}", e.message),
+                    None,
+                );
+                return Err(e);
+            }
+        };
+        self.journal(
+            &who,
+            &p.prepared.review.from,
+            &chain,
+            &review_json,
+            "broadcast",
+            Some(&hash),
+        );
         let review = serde_json::to_string(&p.prepared.review).unwrap_or_default();
         self.with_store(|s| {
             s.record_send(&SendRow {

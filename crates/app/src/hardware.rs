@@ -336,8 +336,39 @@ impl Coldlink {
     ) -> Result<SignedEvmTx, AppError> {
         let tx = request.build()?;
         let path = parse_path(path)?;
-        let (mut dev, _in_use) = self.open_device(device, Network::Bitcoin)?;
-        let signed = dev.eth_sign(&path, tx)?;
+        let review = Self::journal_evm_review(&tx);
+        let chain = format!(
+            "evm:{}",
+            alloy_consensus::Transaction::chain_id(&tx).unwrap_or_default()
+        );
+        let signed = self
+            .open_device(device, Network::Bitcoin)
+            .and_then(|(mut dev, _in_use)| dev.eth_sign(&path, tx));
+        let account = path.to_string();
+        let signed = match signed {
+            Ok(s) => {
+                self.journal(
+                    &format!("device {device}"),
+                    &account,
+                    &chain,
+                    &review,
+                    "signed",
+                    None,
+                );
+                s
+            }
+            Err(e) => {
+                self.journal(
+                    &format!("device {device}"),
+                    &account,
+                    &chain,
+                    &review,
+                    &crate::journal::outcome_of(&e),
+                    None,
+                );
+                return Err(e);
+            }
+        };
         let from = signed
             .recover_signer()
             .map_err(|e| AppError::from(SignerError::BadResponse(e.to_string())))?;
@@ -373,7 +404,7 @@ mod tests {
     use crate::{AppConfig, ErrorKind};
 
     fn app() -> Coldlink {
-        Coldlink::new(AppConfig::default())
+        Coldlink::new(crate::config::test_config())
     }
 
     #[test]

@@ -13,6 +13,7 @@ mod evm_accounts;
 mod evm_ops;
 mod evm_request;
 mod hardware;
+mod journal;
 mod prices;
 mod prompts;
 mod soft_wallet;
@@ -31,6 +32,7 @@ pub use evm_accounts::{EvmAccountView, EvmNetworkView, SendReview, SendView, Tok
 pub use evm_ops::{BalanceView, NetworkChoice, SentEvmTx, TokenBalanceView};
 pub use evm_request::{parse_address, EvmTxRequest};
 pub use hardware::{SignedEvmTx, SignedMessage, DEMO_MNEMONIC, TREZOR_DEMO_MNEMONIC};
+pub use journal::JournalView;
 pub use prices::{PriceView, DEFAULT_PRICES_URL};
 pub use prompts::DevicePrompt;
 pub use soft_wallet::{CreatedWallet, NewPhrase, WalletStatus};

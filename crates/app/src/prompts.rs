@@ -164,7 +164,7 @@ mod tests {
 
     #[test]
     fn a_pin_question_waits_for_the_ui_and_takes_positions_only() {
-        let app = Coldlink::new(AppConfig::default());
+        let app = Coldlink::new(crate::config::test_config());
         let ui = app.prompts.clone();
         let asking = std::thread::spawn(move || ui.pin_matrix().map(|p| p.expose().clone()));
         while app.device_prompt() != Some(DevicePrompt::PinMatrix) {

@@ -60,6 +60,9 @@ enum Command {
     /// EVM accounts on a network: balances, sending, following a transaction.
     #[command(subcommand)]
     Evm(Evm),
+    /// The signing journal: every signing request and how it ended, hash-chained.
+    #[command(subcommand)]
+    Journal(Journal),
     /// HWI-compatible interface, for Bitcoin Core's `-signer="coldlink hwi"`.
     Hwi {
         /// HWI options and command, e.g. `--fingerprint 73c5da0a --chain main getdescriptors`.
@@ -152,6 +155,14 @@ enum Eth {
         #[arg(long)]
         message: String,
     },
+}
+
+#[derive(Subcommand)]
+enum Journal {
+    /// List the entries, newest first.
+    List,
+    /// Check the chain; names the first entry that was edited, removed or reordered.
+    Verify,
 }
 
 /// Which EVM network.
@@ -362,6 +373,28 @@ fn run(cli: &Cli) -> Result<(), AppError> {
             } else {
                 println!("{}", signed.raw);
             }
+        }
+        Command::Journal(Journal::List) => {
+            let list = app.journal_entries()?;
+            if cli.json {
+                println!("{}", json!(list));
+            } else {
+                for e in list {
+                    println!(
+                        "{}\t{}\t{}\t{}\t{}\t{}",
+                        e.seq,
+                        e.at,
+                        e.signer,
+                        e.chain,
+                        e.outcome,
+                        e.txid.unwrap_or_default()
+                    );
+                }
+            }
+        }
+        Command::Journal(Journal::Verify) => {
+            let n = app.journal_verify()?;
+            emit(cli.json, "intact", &format!("{n} entries intact"));
         }
         Command::Evm(Evm::Networks) => {
             let list = app.evm_networks();

@@ -124,6 +124,10 @@ fn start_node(speculos: std::net::SocketAddr) -> Node {
         // The signer process inherits this environment: it finds the simulator here.
         .env("COLDLINK_SPECULOS", speculos.to_string())
         .env("COLDLINK_TREZOR_EMULATOR", "off")
+        .env(
+            "COLDLINK_DATA_DIR",
+            std::env::temp_dir().join(format!("coldlink-cli-core-{}", std::process::id())),
+        )
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
@@ -179,6 +183,10 @@ fn bitcoin_core_uses_coldlink_as_its_external_signer() {
     let receive = receive.as_str().expect("address").to_owned();
     // The device derives the same address Core derived from the imported descriptor.
     let ours = Command::new(env!("CARGO_BIN_EXE_coldlink"))
+        .env(
+            "COLDLINK_DATA_DIR",
+            std::env::temp_dir().join(format!("coldlink-cli-core-{}", std::process::id())),
+        )
         .args(["btc", "address", "--chain", "regtest", "--device"])
         .arg(format!("speculos:{}", sim.addr()))
         .output()

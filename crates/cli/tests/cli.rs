@@ -4,6 +4,10 @@ use std::{net::TcpListener, process::Command};
 
 fn coldlink() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_coldlink"));
+    c.env(
+        "COLDLINK_DATA_DIR",
+        std::env::temp_dir().join(format!("coldlink-cli-cli-{}", std::process::id())),
+    );
     c.env("COLDLINK_TREZOR_EMULATOR", "off");
     c
 }

@@ -31,6 +31,10 @@ fn sim() -> (Server, Control) {
 /// Runs `coldlink hwi <args>` the way Core does (one argument list, optional stdin).
 fn hwi(server: &Server, args: &str, stdin: Option<&str>) -> Value {
     let mut c = Command::new(env!("CARGO_BIN_EXE_coldlink"));
+    c.env(
+        "COLDLINK_DATA_DIR",
+        std::env::temp_dir().join(format!("coldlink-cli-hwi-{}", std::process::id())),
+    );
     c.arg("hwi")
         .args(args.split_whitespace())
         .env("COLDLINK_SPECULOS", server.addr().to_string())
@@ -180,6 +184,10 @@ fn hwi_errors_are_json_with_hwi_codes() {
 fn btc_subcommands() {
     let run = |args: &[&str]| {
         let out = Command::new(env!("CARGO_BIN_EXE_coldlink"))
+            .env(
+                "COLDLINK_DATA_DIR",
+                std::env::temp_dir().join(format!("coldlink-cli-hwi-{}", std::process::id())),
+            )
             .args(args)
             .output()
             .expect("run");

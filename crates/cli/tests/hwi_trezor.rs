@@ -22,6 +22,10 @@ fn sim() -> (UdpServer, Control) {
 
 fn run(server: &UdpServer, args: &[&str]) -> (Option<i32>, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_coldlink"))
+        .env(
+            "COLDLINK_DATA_DIR",
+            std::env::temp_dir().join(format!("coldlink-cli-hwi-trezor-{}", std::process::id())),
+        )
         .args(args)
         .env("COLDLINK_SPECULOS", "off")
         .env("COLDLINK_TREZOR_EMULATOR", server.addr().to_string())

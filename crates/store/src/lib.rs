@@ -57,7 +57,81 @@ const MIGRATIONS: &[&str] = &[
          fetched_at INTEGER NOT NULL,
          PRIMARY KEY (coin, currency, day)
      );",
+    // 3: the signing journal, hash-chained.
+    "CREATE TABLE journal (
+         seq INTEGER PRIMARY KEY,
+         at INTEGER NOT NULL,
+         signer TEXT NOT NULL,
+         account TEXT NOT NULL,
+         chain TEXT NOT NULL,
+         review TEXT NOT NULL,
+         outcome TEXT NOT NULL,
+         txid TEXT,
+         prev TEXT NOT NULL,
+         hash TEXT NOT NULL
+     );",
 ];
+
+/// The hash before the first journal entry.
+pub const JOURNAL_GENESIS: &str =
+    "0000000000000000000000000000000000000000000000000000000000000000";
+
+/// One signing request as the journal keeps it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct JournalEntry {
+    /// Position, from 1.
+    pub seq: i64,
+    /// Unix seconds.
+    pub at: i64,
+    /// Who was asked to sign (device name and fingerprint, "Software wallet").
+    pub signer: String,
+    /// Which account.
+    pub account: String,
+    /// "bitcoin", "evm:<chain id>".
+    pub chain: String,
+    /// What was shown for review, as JSON (outputs, amounts, fee, chain).
+    pub review: String,
+    /// "signed", "broadcast", "rejected", "failed: …".
+    pub outcome: String,
+    /// Transaction id, once broadcast.
+    pub txid: Option<String>,
+    /// The previous entry's hash.
+    pub prev: String,
+    /// SHA-256 of this entry's fields and `prev`.
+    pub hash: String,
+}
+
+/// Where the journal's chain is broken.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("journal entry {seq} is not what was written: {reason}")]
+pub struct JournalBreak {
+    /// The first entry that does not check out.
+    pub seq: i64,
+    /// How.
+    pub reason: String,
+}
+
+fn entry_hash(e: &JournalEntry) -> String {
+    use sha2::{Digest, Sha256};
+    // Length-prefixed fields: no two different entries hash the same text.
+    let mut h = Sha256::new();
+    for f in [
+        e.seq.to_string().as_str(),
+        e.at.to_string().as_str(),
+        &e.signer,
+        &e.account,
+        &e.chain,
+        &e.review,
+        &e.outcome,
+        e.txid.as_deref().unwrap_or(""),
+        &e.prev,
+    ] {
+        h.update((f.len() as u64).to_be_bytes());
+        h.update(f.as_bytes());
+    }
+    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+}
 
 /// The schema version this build writes.
 pub const SCHEMA_VERSION: u32 = MIGRATIONS.len() as u32;
@@ -77,6 +151,9 @@ pub enum StoreError {
     /// A stored value could not be read back.
     #[error("a stored value is unreadable: {0}")]
     Corrupt(String),
+    /// The signing journal does not check out.
+    #[error(transparent)]
+    Journal(#[from] JournalBreak),
 }
 
 /// An account the user added.
@@ -467,6 +544,117 @@ impl Store {
             .optional()?)
     }
 
+    /// Appends a signing request to the journal; returns the entry with its hash.
+    #[allow(clippy::too_many_arguments)]
+    pub fn journal_append(
+        &mut self,
+        signer: &str,
+        account: &str,
+        chain: &str,
+        review: &str,
+        outcome: &str,
+        txid: Option<&str>,
+    ) -> Result<JournalEntry, StoreError> {
+        let tx = self.conn.transaction()?;
+        let last: Option<(i64, String)> = tx
+            .query_row(
+                "SELECT seq, hash FROM journal ORDER BY seq DESC LIMIT 1",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?;
+        let (seq, prev) = match last {
+            Some((s, h)) => (s + 1, h),
+            None => (1, JOURNAL_GENESIS.to_owned()),
+        };
+        let mut e = JournalEntry {
+            seq,
+            at: now(),
+            signer: signer.into(),
+            account: account.into(),
+            chain: chain.into(),
+            review: review.into(),
+            outcome: outcome.into(),
+            txid: txid.map(str::to_owned),
+            prev,
+            hash: String::new(),
+        };
+        e.hash = entry_hash(&e);
+        tx.execute(
+            "INSERT INTO journal (seq, at, signer, account, chain, review, outcome, txid, prev, hash)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+            params![e.seq, e.at, e.signer, e.account, e.chain, e.review, e.outcome, e.txid, e.prev, e.hash],
+        )?;
+        // The head is kept apart so that removing the newest entries shows too.
+        tx.execute(
+            "INSERT INTO settings (key, value) VALUES ('journal.head', ?1)
+             ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            params![format!("{}:{}", e.seq, e.hash)],
+        )?;
+        tx.commit()?;
+        Ok(e)
+    }
+
+    /// The journal, oldest first.
+    pub fn journal(&self) -> Result<Vec<JournalEntry>, StoreError> {
+        let mut q = self.conn.prepare(
+            "SELECT seq, at, signer, account, chain, review, outcome, txid, prev, hash FROM journal ORDER BY rowid",
+        )?;
+        let rows = q
+            .query_map([], |r| {
+                Ok(JournalEntry {
+                    seq: r.get(0)?,
+                    at: r.get(1)?,
+                    signer: r.get(2)?,
+                    account: r.get(3)?,
+                    chain: r.get(4)?,
+                    review: r.get(5)?,
+                    outcome: r.get(6)?,
+                    txid: r.get(7)?,
+                    prev: r.get(8)?,
+                    hash: r.get(9)?,
+                })
+            })?
+            .collect::<Result<_, _>>()?;
+        Ok(rows)
+    }
+
+    /// Checks the whole chain: each entry's hash, its link to the one before, the numbering,
+    /// and the recorded head. Names the first entry that fails.
+    pub fn journal_verify(&self) -> Result<usize, StoreError> {
+        let entries = self.journal()?;
+        let broken = |seq: i64, reason: &str| {
+            StoreError::Journal(JournalBreak {
+                seq,
+                reason: reason.into(),
+            })
+        };
+        let mut prev = JOURNAL_GENESIS.to_owned();
+        for (i, e) in entries.iter().enumerate() {
+            let expected_seq = i as i64 + 1;
+            if e.seq != expected_seq {
+                return Err(broken(expected_seq, "missing or out of order"));
+            }
+            if e.prev != prev {
+                return Err(broken(
+                    e.seq,
+                    "its link to the entry before is broken (an entry was removed or reordered)",
+                ));
+            }
+            if entry_hash(e) != e.hash {
+                return Err(broken(e.seq, "its contents were changed"));
+            }
+            prev = e.hash.clone();
+        }
+        let head = self.setting("journal.head")?;
+        let last = entries.last().map(|e| format!("{}:{}", e.seq, e.hash));
+        if head != last {
+            let seq = entries.len() as i64 + 1;
+            return Err(broken(seq, "the newest entries are missing"));
+        }
+        Ok(entries.len())
+    }
+
     /// A setting.
     pub fn setting(&self, key: &str) -> Result<Option<String>, StoreError> {
         Ok(self
@@ -507,9 +695,14 @@ mod tests {
     use super::*;
 
     fn dir() -> PathBuf {
-        let d = std::env::temp_dir()
-            .join(format!("coldlink-store-{}-{}", std::process::id(), now()))
-            .join(format!("{:?}", std::thread::current().id()).replace(['(', ')'], ""));
+        static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = N.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let d = std::env::temp_dir().join(format!(
+            "coldlink-store-{}-{}-{n}",
+            std::process::id(),
+            now()
+        ));
+        let _ = std::fs::remove_dir_all(&d);
         std::fs::create_dir_all(&d).expect("dir");
         d
     }
@@ -613,36 +806,109 @@ mod tests {
     }
 
     #[test]
-    fn a_version_1_database_is_exported_then_migrated_keeping_the_users_data() {
-        let p = dir().join("coldlink.db");
-        {
-            // A database exactly as the first schema left it, with the user's data in it.
-            let conn = connect(&p).expect("connect");
-            conn.execute_batch(MIGRATIONS[0]).expect("v1");
-            conn.pragma_update(None, "user_version", 1)
-                .expect("version");
-            conn.execute(
-                "INSERT INTO accounts (chain, signer, signer_name, label, address, path, created_at)
-                 VALUES ('evm', 'watch', 'Watch-only', 'Savings', '0x73d0385F4d8E00C5e6504C6030F47BF6212736A8', NULL, 1)",
-                [],
-            )
-            .expect("row");
+    fn every_earlier_schema_is_exported_then_migrated_keeping_the_users_data() {
+        for version in 1..SCHEMA_VERSION {
+            let p = dir().join("coldlink.db");
+            {
+                // A database exactly as that schema left it, with the user's data in it.
+                let conn = connect(&p).expect("connect");
+                for m in &MIGRATIONS[..version as usize] {
+                    conn.execute_batch(m).expect("old schema");
+                }
+                conn.pragma_update(None, "user_version", version)
+                    .expect("version");
+                conn.execute(
+                    "INSERT INTO accounts (chain, signer, signer_name, label, address, path, created_at)
+                     VALUES ('evm', 'watch', 'Watch-only', 'Savings', '0x73d0385F4d8E00C5e6504C6030F47BF6212736A8', NULL, 1)",
+                    [],
+                )
+                .expect("row");
+                conn.execute(
+                    "INSERT INTO settings (key, value) VALUES ('currency', 'eur')",
+                    [],
+                )
+                .expect("setting");
+            }
+            let (mut s, report) = Store::open(&p).expect("migrate");
+            assert_eq!(report.from_version, version);
+            let export = report.export.expect("exported before migrating");
+            let saved: UserData =
+                serde_json::from_slice(&std::fs::read(export).expect("read")).expect("json");
+            assert_eq!(saved.schema_version, version);
+            assert_eq!(saved.accounts[0].label, "Savings");
+            assert_eq!(s.version().expect("v"), SCHEMA_VERSION, "from v{version}");
+            assert_eq!(s.accounts().expect("kept")[0].label, "Savings");
+            assert_eq!(s.setting("currency").expect("kept").as_deref(), Some("eur"));
+            // And the newer tables work.
+            s.put_price("ethereum", "usd", 0, "3012.47", Some("-1.5"))
+                .expect("price");
+            s.journal_append("x", "y", "evm:1", "{}", "signed", None)
+                .expect("journal");
+            assert_eq!(s.journal_verify().expect("verify"), 1);
         }
-        let (s, report) = Store::open(&p).expect("migrate");
-        assert_eq!(report.from_version, 1);
-        let export = report.export.expect("exported before migrating");
-        let saved: UserData =
-            serde_json::from_slice(&std::fs::read(export).expect("read")).expect("json");
-        assert_eq!(saved.schema_version, 1);
-        assert_eq!(saved.accounts[0].label, "Savings");
-        assert_eq!(s.version().expect("v"), SCHEMA_VERSION);
-        assert_eq!(s.accounts().expect("kept")[0].label, "Savings");
-        s.put_price("ethereum", "usd", 0, "3012.47", Some("-1.5"))
-            .expect("price");
-        let (price, change, _) = s.price("ethereum", "usd", 0).expect("get").expect("some");
-        assert_eq!(
-            (price.as_str(), change.as_deref()),
-            ("3012.47", Some("-1.5"))
+    }
+
+    fn journal_of_three() -> (Store, PathBuf) {
+        let p = dir().join("coldlink.db");
+        let (mut s, _) = Store::open(&p).expect("open");
+        for (i, outcome) in ["signed", "rejected", "broadcast"].iter().enumerate() {
+            s.journal_append(
+                "Ledger 73c5da0a",
+                "Main",
+                "evm:1",
+                &format!("{{\"amount\":\"{i} ETH\"}}"),
+                outcome,
+                None,
+            )
+            .expect("append");
+        }
+        (s, p)
+    }
+
+    #[test]
+    fn the_journal_verifies_and_names_the_first_tampered_entry() {
+        let (s, _) = journal_of_three();
+        assert_eq!(s.journal_verify().expect("intact"), 3);
+        let e = s.journal().expect("list");
+        assert_eq!(e[1].prev, e[0].hash);
+        assert_eq!(e[0].prev, JOURNAL_GENESIS);
+
+        // Edit one row.
+        let (s, _) = journal_of_three();
+        s.conn
+            .execute("UPDATE journal SET outcome = 'signed' WHERE seq = 2", [])
+            .expect("edit");
+        assert!(
+            matches!(s.journal_verify(), Err(StoreError::Journal(b)) if b.seq == 2 && b.reason.contains("changed"))
+        );
+
+        // Delete one row in the middle.
+        let (s, _) = journal_of_three();
+        s.conn
+            .execute("DELETE FROM journal WHERE seq = 2", [])
+            .expect("delete");
+        assert!(matches!(s.journal_verify(), Err(StoreError::Journal(b)) if b.seq == 2));
+
+        // Delete the newest row.
+        let (s, _) = journal_of_three();
+        s.conn
+            .execute("DELETE FROM journal WHERE seq = 3", [])
+            .expect("delete");
+        assert!(
+            matches!(s.journal_verify(), Err(StoreError::Journal(b)) if b.seq == 3 && b.reason.contains("newest"))
+        );
+
+        // Reorder two rows (swap their contents, keeping the numbers).
+        let (s, _) = journal_of_three();
+        s.conn
+            .execute_batch(
+                "UPDATE journal SET seq = -1 WHERE seq = 1; UPDATE journal SET seq = 1 WHERE seq = 2; UPDATE journal SET seq = 2 WHERE seq = -1;",
+            )
+            .expect("swap");
+        let r = s.journal_verify();
+        assert!(
+            matches!(&r, Err(StoreError::Journal(b)) if b.seq == 1),
+            "{r:?}"
         );
     }
 

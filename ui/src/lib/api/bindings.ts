@@ -17,6 +17,10 @@ export const commands = {
 	demoScreens: () => typedError<DemoScreen[], AppError>(__TAURI_INVOKE("demo_screens")),
 	/**  The device catalogue, every fact with its source. */
 	deviceCatalogue: () => typedError<Catalogue, AppError>(__TAURI_INVOKE("device_catalogue")),
+	/**  The signing journal, newest first. */
+	journalEntries: () => typedError<JournalView[], AppError>(__TAURI_INVOKE("journal_entries")),
+	/**  Checks the journal's hash chain. */
+	journalVerify: () => typedError<number, AppError>(__TAURI_INVOKE("journal_verify")),
 	/**  The EVM networks. */
 	evmNetworks: () => typedError<EvmNetworkView[], AppError>(__TAURI_INVOKE("evm_networks")),
 	/**  Adds an EVM network by RPC URL (its node must serve the chain id). */
@@ -370,6 +374,26 @@ export type EvmNetworkView = {
 	explorer: string,
 	/**  RPC URL. */
 	rpcUrl: string,
+};
+
+/**  One journal entry as the Activity view shows it. */
+export type JournalView = {
+	/**  Position, from 1. */
+	seq: number,
+	/**  Unix seconds (as text: may exceed 2^31 one day). */
+	at: string,
+	/**  Who was asked to sign. */
+	signer: string,
+	/**  Which account. */
+	account: string,
+	/**  "bitcoin", "evm:<chain id>". */
+	chain: string,
+	/**  What was shown for review (JSON). */
+	review: string,
+	/**  How it ended. */
+	outcome: string,
+	/**  Transaction id, once broadcast. */
+	txid: string | null,
 };
 
 /**  A device model, as far as it is known. */

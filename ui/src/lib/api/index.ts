@@ -4,6 +4,7 @@ import { commands, events, type AppError, type DeviceList, type AppInfo } from "
 
 export type { AppError, AppInfo, DeviceList };
 export type {
+  JournalView,
   EvmAccountView,
   EvmNetworkView,
   SendReview,
@@ -47,6 +48,8 @@ export const api = {
   stopDemoDevice: () => call(commands.stopDemoDevice()),
   demoScreens: () => call(commands.demoScreens()),
   deviceCatalogue: () => call(commands.deviceCatalogue()),
+  journalEntries: () => call(commands.journalEntries()),
+  journalVerify: () => call(commands.journalVerify()),
   evmNetworks: () => call(commands.evmNetworks()),
   evmAddNetwork: (name: string, rpcUrl: string, chainId: string, symbol: string) =>
     call(commands.evmAddNetwork(name, rpcUrl, chainId, symbol)),
