@@ -149,7 +149,7 @@ fn describe(r: &Running) -> DemoDevice {
 
 #[cfg(test)]
 mod tests {
-    use crate::{AppConfig, Coldlink};
+    use crate::Coldlink;
 
     #[test]
     fn the_demo_device_comes_and_goes() {

@@ -401,7 +401,7 @@ impl Coldlink {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{AppConfig, ErrorKind};
+    use crate::ErrorKind;
 
     fn app() -> Coldlink {
         Coldlink::new(crate::config::test_config())

@@ -160,7 +160,6 @@ impl Coldlink {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::AppConfig;
 
     #[test]
     fn a_pin_question_waits_for_the_ui_and_takes_positions_only() {
