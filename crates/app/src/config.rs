@@ -125,6 +125,24 @@ impl AppConfig {
     }
 }
 
+/// A configuration for tests: no emulators watched, and a fresh data folder of its own so that
+/// nothing (keystore, database, journal) touches the developer's real one.
+#[cfg(test)]
+pub(crate) fn test_config() -> AppConfig {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    static N: AtomicUsize = AtomicUsize::new(0);
+    let dir = std::env::temp_dir().join(format!(
+        "coldlink-test-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::SeqCst)
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    AppConfig {
+        data_dir: Some(dir),
+        ..Default::default()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -170,23 +188,5 @@ mod tests {
             assert_eq!(e.kind, crate::ErrorKind::InvalidInput);
             assert!(e.message.contains(ENV_SPECULOS), "{}", e.message);
         }
-    }
-}
-
-/// A configuration for tests: no emulators watched, and a fresh data folder of its own so that
-/// nothing (keystore, database, journal) touches the developer's real one.
-#[cfg(test)]
-pub(crate) fn test_config() -> AppConfig {
-    use std::sync::atomic::{AtomicUsize, Ordering};
-    static N: AtomicUsize = AtomicUsize::new(0);
-    let dir = std::env::temp_dir().join(format!(
-        "coldlink-test-{}-{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::SeqCst)
-    ));
-    let _ = std::fs::remove_dir_all(&dir);
-    AppConfig {
-        data_dir: Some(dir),
-        ..Default::default()
     }
 }
