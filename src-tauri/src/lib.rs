@@ -7,8 +7,8 @@ use std::{sync::Mutex, time::Duration};
 
 use coldlink_app::{
     AppError, AppInfo, Catalogue, Coldlink, CreatedWallet, DemoDevice, DemoScreen, DeviceList,
-    DevicePrompt, DeviceWatch, EvmAccountView, EvmNetworkView, JournalView, NewPhrase, SendReview,
-    SendView, Support, TokenAmountView, WalletStatus,
+    DevicePrompt, DeviceWatch, EvmAccountView, EvmNetworkView, JournalView, NewPhrase,
+    PortfolioView, SendReview, SendView, Support, TokenAmountView, ValuePoint, WalletStatus,
 };
 use coldlink_types::Sensitive;
 use serde::Serialize;
@@ -212,6 +212,42 @@ async fn evm_send_status(
 async fn evm_sends(network: String, app: State<'_, Coldlink>) -> Result<Vec<SendView>, AppError> {
     let app = app.inner().clone();
     blocking(move || app.evm_sends(&network)).await
+}
+
+/// The portfolio on a network, from the cache (instant).
+#[tauri::command]
+#[specta::specta]
+async fn portfolio(network: String, app: State<'_, Coldlink>) -> Result<PortfolioView, AppError> {
+    let app = app.inner().clone();
+    blocking(move || app.portfolio(&network)).await
+}
+
+/// Reads balances from the network into the portfolio's cache.
+#[tauri::command]
+#[specta::specta]
+async fn portfolio_refresh(network: String, app: State<'_, Coldlink>) -> Result<(), AppError> {
+    let app = app.inner().clone();
+    blocking(move || app.portfolio_refresh(&network)).await
+}
+
+/// Value over the last `days`.
+#[tauri::command]
+#[specta::specta]
+async fn portfolio_history(
+    network: String,
+    days: u32,
+    app: State<'_, Coldlink>,
+) -> Result<Vec<ValuePoint>, AppError> {
+    let app = app.inner().clone();
+    blocking(move || app.portfolio_history(&network, days)).await
+}
+
+/// Sets the fiat currency (USD, EUR, GBP, CHF, JPY).
+#[tauri::command]
+#[specta::specta]
+async fn set_currency(currency: String, app: State<'_, Coldlink>) -> Result<(), AppError> {
+    let app = app.inner().clone();
+    blocking(move || app.set_currency(&currency)).await
 }
 
 /// The signing journal, newest first.
@@ -456,6 +492,10 @@ pub fn specta_builder<R: tauri::Runtime>() -> tauri_specta::Builder<R> {
             stop_demo_device,
             demo_screens,
             device_catalogue,
+            portfolio,
+            portfolio_refresh,
+            portfolio_history,
+            set_currency,
             journal_entries,
             journal_verify,
             evm_networks,

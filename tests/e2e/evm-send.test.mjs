@@ -107,7 +107,13 @@ test("send an ERC-20 from the demo Ledger through the review screen", async () =
     // A stand-in for the price service, in CoinGecko's format.
     prices = createServer((req, res) => {
       res.setHeader("content-type", "application/json");
-      res.end(JSON.stringify({ ethereum: { usd: 3012.47, usd_24h_change: -1.5 } }));
+      if (req.url.startsWith("/coins/ethereum/market_chart")) {
+        const day = 86_400_000;
+        const now = Math.floor(Date.now() / day) * day;
+        res.end(JSON.stringify({ prices: [[now - 2 * day, 2900], [now - day, 3050], [now, 3012.47]] }));
+      } else {
+        res.end(JSON.stringify({ ethereum: { usd: 3012.47, usd_24h_change: -1.5 } }));
+      }
     });
     await new Promise((r) => prices.listen(0, "127.0.0.1", r));
     harness = await startHarness({
@@ -171,6 +177,18 @@ test("send an ERC-20 from the demo Ledger through the review screen", async () =
     const ledgerRow = await s.waitFor('[data-testid="mine-list"] li[data-model-id="ledger-nano-x"]');
     assert.match(await s.text(ledgerRow), /holds all of them/);
     await s.screenshot("compare-my-assets");
+
+    // Portfolio: the Ledger's ETH valued at 3012.47 USD (the token has no price: listed apart),
+    // the 24 h change, and both charts drawn.
+    await s.click(await s.waitFor('[data-nav="portfolio"]'));
+    const total = await until(s, '[data-testid="portfolio-total"]', (t) => /^[1-9][\d]*\.\d\d USD$/.test(t), 20000);
+    assert.match(total, /USD$/);
+    assert.match(await s.text(await s.waitFor('[data-testid="portfolio-change"]')), /-1\.5\d? % in 24 h/);
+    assert.match(await s.text(await s.waitFor('[data-testid="portfolio-assets"] tr[data-symbol="CLD"]')), /987\.5.*no price/);
+    await s.waitFor('[data-testid="chart-allocation"] canvas', 10000);
+    const line = await s.waitFor('[data-testid="chart-history"][data-points="3"] canvas', 10000);
+    assert.ok(line);
+    await s.screenshot("portfolio");
 
     // The node agrees: the recipient holds 12.5 CLD.
     const data = `0x70a08231${TREZOR.slice(2).toLowerCase().padStart(64, "0")}`;

@@ -74,7 +74,7 @@ impl Coldlink {
         })
     }
 
-    fn price_client(&self) -> PriceClient {
+    pub(crate) fn price_client(&self) -> PriceClient {
         PriceClient::new(
             self.config
                 .prices_url

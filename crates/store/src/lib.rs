@@ -70,7 +70,38 @@ const MIGRATIONS: &[&str] = &[
          prev TEXT NOT NULL,
          hash TEXT NOT NULL
      );",
+    // 4: the last balances read, so the portfolio shows at once before any network call.
+    "CREATE TABLE balances (
+         account_id INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+         network TEXT NOT NULL,
+         asset TEXT NOT NULL,
+         symbol TEXT NOT NULL,
+         decimals INTEGER NOT NULL,
+         units TEXT NOT NULL,
+         updated_at INTEGER NOT NULL,
+         PRIMARY KEY (account_id, network, asset)
+     );",
 ];
+
+/// One cached balance.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BalanceRow {
+    /// The account.
+    pub account_id: i64,
+    /// Network key.
+    pub network: String,
+    /// "native" or the token contract.
+    pub asset: String,
+    /// Ticker.
+    pub symbol: String,
+    /// Decimal places.
+    pub decimals: u8,
+    /// Base units, decimal text (exact).
+    pub units: String,
+    /// Unix seconds.
+    pub updated_at: i64,
+}
 
 /// The hash before the first journal entry.
 pub const JOURNAL_GENESIS: &str =
@@ -653,6 +684,61 @@ impl Store {
             return Err(broken(seq, "the newest entries are missing"));
         }
         Ok(entries.len())
+    }
+
+    /// Replaces the cached balances of `network` with `rows`.
+    pub fn put_balances(&mut self, network: &str, rows: &[BalanceRow]) -> Result<(), StoreError> {
+        let tx = self.conn.transaction()?;
+        tx.execute("DELETE FROM balances WHERE network = ?1", params![network])?;
+        for r in rows {
+            tx.execute(
+                "INSERT OR REPLACE INTO balances (account_id, network, asset, symbol, decimals, units, updated_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                params![r.account_id, network, r.asset, r.symbol, r.decimals, r.units, r.updated_at],
+            )?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// The cached balances of `network`.
+    pub fn balances(&self, network: &str) -> Result<Vec<BalanceRow>, StoreError> {
+        let mut q = self.conn.prepare(
+            "SELECT account_id, network, asset, symbol, decimals, units, updated_at FROM balances
+             WHERE network = ?1 ORDER BY account_id, asset",
+        )?;
+        let rows = q
+            .query_map(params![network], |r| {
+                Ok(BalanceRow {
+                    account_id: r.get(0)?,
+                    network: r.get(1)?,
+                    asset: r.get(2)?,
+                    symbol: r.get(3)?,
+                    decimals: r.get(4)?,
+                    units: r.get(5)?,
+                    updated_at: r.get(6)?,
+                })
+            })?
+            .collect::<Result<_, _>>()?;
+        Ok(rows)
+    }
+
+    /// Daily prices of `coin` since `from_day` (unix days): (day, price).
+    pub fn price_history(
+        &self,
+        coin: &str,
+        currency: &str,
+        from_day: i64,
+    ) -> Result<Vec<(i64, String)>, StoreError> {
+        let mut q = self.conn.prepare(
+            "SELECT day, price FROM prices WHERE coin = ?1 AND currency = ?2 AND day >= ?3 AND day > 0 ORDER BY day",
+        )?;
+        let rows = q
+            .query_map(params![coin, currency, from_day], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })?
+            .collect::<Result<_, _>>()?;
+        Ok(rows)
     }
 
     /// A setting.

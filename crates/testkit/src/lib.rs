@@ -162,8 +162,14 @@ pub fn deploy_cold_token(port: u16, from: &str, symbol: &str, supply: u128) -> S
 }
 
 /// A stand-in for the CoinGecko-compatible price service: answers every request with `body`
-/// (HTTP 200, JSON) and counts them. Returns its base URL.
+/// (HTTP 200, JSON). Returns its base URL.
 pub fn price_server(body: &'static str) -> String {
+    price_server_routes(vec![("/", body)])
+}
+
+/// Like [`price_server`], answering each request with the body of the first route whose path
+/// prefix matches (404 when none does).
+pub fn price_server_routes(routes: Vec<(&'static str, &'static str)>) -> String {
     use std::io::{BufRead, BufReader, Write};
     let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("bind: {e}"));
     let url = format!(
@@ -174,15 +180,26 @@ pub fn price_server(body: &'static str) -> String {
         for mut s in l.incoming().flatten() {
             let Ok(clone) = s.try_clone() else { continue };
             let mut r = BufReader::new(clone);
+            let mut request_line = String::new();
+            let _ = r.read_line(&mut request_line);
+            let path = request_line
+                .split_whitespace()
+                .nth(1)
+                .unwrap_or("/")
+                .to_owned();
             loop {
                 let mut line = String::new();
                 if r.read_line(&mut line).map_or(true, |n| n == 0) || line == "\r\n" {
                     break;
                 }
             }
+            let (status, body) = routes
+                .iter()
+                .find(|(prefix, _)| path.starts_with(prefix))
+                .map_or(("404 Not Found", "{}"), |(_, b)| ("200 OK", *b));
             let _ = write!(
                 s,
-                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
                 body.len()
             );
         }

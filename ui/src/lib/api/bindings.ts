@@ -17,6 +17,14 @@ export const commands = {
 	demoScreens: () => typedError<DemoScreen[], AppError>(__TAURI_INVOKE("demo_screens")),
 	/**  The device catalogue, every fact with its source. */
 	deviceCatalogue: () => typedError<Catalogue, AppError>(__TAURI_INVOKE("device_catalogue")),
+	/**  The portfolio on a network, from the cache (instant). */
+	portfolio: (network: string) => typedError<PortfolioView, AppError>(__TAURI_INVOKE("portfolio", { network })),
+	/**  Reads balances from the network into the portfolio's cache. */
+	portfolioRefresh: (network: string) => typedError<null, AppError>(__TAURI_INVOKE("portfolio_refresh", { network })),
+	/**  Value over the last `days`. */
+	portfolioHistory: (network: string, days: number) => typedError<ValuePoint[], AppError>(__TAURI_INVOKE("portfolio_history", { network, days })),
+	/**  Sets the fiat currency (USD, EUR, GBP, CHF, JPY). */
+	setCurrency: (currency: string) => typedError<null, AppError>(__TAURI_INVOKE("set_currency", { currency })),
 	/**  The signing journal, newest first. */
 	journalEntries: () => typedError<JournalView[], AppError>(__TAURI_INVOKE("journal_entries")),
 	/**  Checks the journal's hash chain. */
@@ -93,6 +101,18 @@ export const events = {
 };
 
 /* Types */
+/**  One account's part. */
+export type AccountSlice = {
+	/**  Label. */
+	label: string,
+	/**  Signer name. */
+	signerName: string,
+	/**  Value, exact decimal (priced assets only). */
+	valueExact: string,
+	/**  For display. */
+	value: string,
+};
+
 /**  A failed service call. */
 export type AppError = {
 	/**  Category to branch on. */
@@ -107,6 +127,22 @@ export type AppInfo = {
 	version: string,
 	/**  Emulator endpoints being watched. */
 	emulators: EmulatorSetting[],
+};
+
+/**  One asset line. */
+export type AssetLine = {
+	/**  Ticker. */
+	symbol: string,
+	/**  Amount, exact decimal. */
+	amount: string,
+	/**  Price of one, for display, when known. */
+	price: string | null,
+	/**  Value for display, when priced. */
+	value: string | null,
+	/**  Value, exact decimal, when priced. */
+	valueExact: string | null,
+	/**  Share of the total in percent (2 places), when priced. */
+	share: string | null,
 };
 
 /**  The whole catalogue. */
@@ -445,6 +481,28 @@ export type Openness =
 /**  None. */
 "no";
 
+/**  The portfolio. */
+export type PortfolioView = {
+	/**  Currency code. */
+	currency: string,
+	/**  Total for display (priced assets). */
+	total: string,
+	/**  Total, exact. */
+	totalExact: string,
+	/**  Change over 24 h in percent (2 places), when every priced asset has one. */
+	change24h: string | null,
+	/**  Per asset, largest value first. */
+	assets: AssetLine[],
+	/**  Per account. */
+	accounts: AccountSlice[],
+	/**  Assets without a price (not in the total). */
+	unpriced: string[],
+	/**  When the balances were read (unix seconds, text), if ever. */
+	balancesAt: string | null,
+	/**  Why the numbers may be old. */
+	note: string | null,
+};
+
 /**  A price as listed. */
 export type Price = {
 	/**  Decimal amount as written ("49.99"). */
@@ -551,6 +609,14 @@ export type UsbIdentity = {
 	vendorId: number,
 	/**  Product id. */
 	productId: number,
+};
+
+/**  A point of the value-over-time chart. */
+export type ValuePoint = {
+	/**  Day, unix milliseconds (text). */
+	at: string,
+	/**  Value, exact decimal. */
+	value: string,
 };
 
 /**  Who made the device. */

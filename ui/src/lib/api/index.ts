@@ -4,6 +4,8 @@ import { commands, events, type AppError, type DeviceList, type AppInfo } from "
 
 export type { AppError, AppInfo, DeviceList };
 export type {
+  PortfolioView,
+  ValuePoint,
   JournalView,
   EvmAccountView,
   EvmNetworkView,
@@ -48,6 +50,10 @@ export const api = {
   stopDemoDevice: () => call(commands.stopDemoDevice()),
   demoScreens: () => call(commands.demoScreens()),
   deviceCatalogue: () => call(commands.deviceCatalogue()),
+  portfolio: (network: string) => call(commands.portfolio(network)),
+  portfolioRefresh: (network: string) => call(commands.portfolioRefresh(network)),
+  portfolioHistory: (network: string, days: number) => call(commands.portfolioHistory(network, days)),
+  setCurrency: (currency: string) => call(commands.setCurrency(currency)),
   journalEntries: () => call(commands.journalEntries()),
   journalVerify: () => call(commands.journalVerify()),
   evmNetworks: () => call(commands.evmNetworks()),

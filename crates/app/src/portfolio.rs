@@ -1,0 +1,342 @@
+//! The portfolio: what the accounts hold, valued in the user's currency, exactly. It is built
+//! from the last balances kept in the local database, so it shows at once before any network
+//! call; a refresh reads balances from the node and updates that cache. Assets without a price
+//! are listed with their amount and left out of the total (never counted as zero). The value
+//! over time is today's holdings at each day's price, until transaction history gives past
+//! holdings.
+
+use std::{collections::BTreeMap, str::FromStr};
+
+use coldlink_prices::{display, value_of, Decimal};
+use coldlink_store::BalanceRow;
+use serde::Serialize;
+
+use crate::{AppError, Coldlink};
+
+/// One asset line.
+#[derive(Clone, Debug, Serialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub struct AssetLine {
+    /// Ticker.
+    pub symbol: String,
+    /// Amount, exact decimal.
+    pub amount: String,
+    /// Price of one, for display, when known.
+    pub price: Option<String>,
+    /// Value for display, when priced.
+    pub value: Option<String>,
+    /// Value, exact decimal, when priced.
+    pub value_exact: Option<String>,
+    /// Share of the total in percent (2 places), when priced.
+    pub share: Option<String>,
+}
+
+/// One account's part.
+#[derive(Clone, Debug, Serialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub struct AccountSlice {
+    /// Label.
+    pub label: String,
+    /// Signer name.
+    pub signer_name: String,
+    /// Value, exact decimal (priced assets only).
+    pub value_exact: String,
+    /// For display.
+    pub value: String,
+}
+
+/// The portfolio.
+#[derive(Clone, Debug, Serialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub struct PortfolioView {
+    /// Currency code.
+    pub currency: String,
+    /// Total for display (priced assets).
+    pub total: String,
+    /// Total, exact.
+    pub total_exact: String,
+    /// Change over 24 h in percent (2 places), when every priced asset has one.
+    pub change_24h: Option<String>,
+    /// Per asset, largest value first.
+    pub assets: Vec<AssetLine>,
+    /// Per account.
+    pub accounts: Vec<AccountSlice>,
+    /// Assets without a price (not in the total).
+    pub unpriced: Vec<String>,
+    /// When the balances were read (unix seconds, text), if ever.
+    pub balances_at: Option<String>,
+    /// Why the numbers may be old.
+    pub note: Option<String>,
+}
+
+/// A point of the value-over-time chart.
+#[derive(Clone, Debug, Serialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub struct ValuePoint {
+    /// Day, unix milliseconds (text).
+    pub at: String,
+    /// Value, exact decimal.
+    pub value: String,
+}
+
+/// The price-service id of a token or coin symbol Coldlink knows.
+pub(crate) fn price_id(symbol: &str) -> Option<&'static str> {
+    crate::prices::coin_id(symbol).or(match symbol {
+        "USDC" => Some("usd-coin"),
+        "USDT" | "USDT0" => Some("tether"),
+        "DAI" => Some("dai"),
+        "WETH" => Some("weth"),
+        "WBTC" => Some("wrapped-bitcoin"),
+        "LINK" => Some("chainlink"),
+        "WMATIC" | "WPOL" => Some("wmatic"),
+        _ => None,
+    })
+}
+
+fn hundred() -> Decimal {
+    Decimal::from(100)
+}
+
+impl Coldlink {
+    /// Reads balances from the node into the cache (the portfolio's refresh).
+    pub fn portfolio_refresh(&self, network: &str) -> Result<(), AppError> {
+        let accounts = self.evm_accounts(network)?;
+        if let Some(e) = accounts.iter().find_map(|a| a.balance_error.clone()) {
+            return Err(AppError::new(crate::ErrorKind::Disconnected, e));
+        }
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs() as i64)
+            .unwrap_or(0);
+        let mut rows = Vec::new();
+        for a in &accounts {
+            let to_units = |amount: &str, decimals: u8| {
+                coldlink_evm::parse_units(amount, decimals)
+                    .map(|u| u.to_string())
+                    .ok()
+            };
+            if let Some(units) = a.balance.as_deref().and_then(|b| to_units(b, 18)) {
+                rows.push(BalanceRow {
+                    account_id: i64::from(a.id),
+                    network: network.into(),
+                    asset: "native".into(),
+                    symbol: a.symbol.clone(),
+                    decimals: 18,
+                    units,
+                    updated_at: now,
+                });
+            }
+            let tokens = self.tokens_decimals(network)?;
+            for t in &a.tokens {
+                let decimals = tokens
+                    .get(&t.contract.to_lowercase())
+                    .copied()
+                    .unwrap_or(18);
+                if let Some(units) = t.amount.as_deref().and_then(|x| to_units(x, decimals)) {
+                    if units != "0" {
+                        rows.push(BalanceRow {
+                            account_id: i64::from(a.id),
+                            network: network.into(),
+                            asset: t.contract.clone(),
+                            symbol: t.symbol.clone(),
+                            decimals,
+                            units,
+                            updated_at: now,
+                        });
+                    }
+                }
+            }
+        }
+        self.with_store(|s| {
+            s.put_balances(network, &rows)
+                .map_err(|e| AppError::internal(e.to_string()))
+        })
+    }
+
+    /// The portfolio on `network` from the cache (no network call for balances; prices are
+    /// the cached ones, refreshed when older than a minute).
+    pub fn portfolio(&self, network: &str) -> Result<PortfolioView, AppError> {
+        let currency = self.currency();
+        let rows = self.with_store(|s| {
+            s.balances(network)
+                .map_err(|e| AppError::internal(e.to_string()))
+        })?;
+        let labels: BTreeMap<i64, (String, String)> = self
+            .with_store(|s| s.accounts().map_err(|e| AppError::internal(e.to_string())))?
+            .into_iter()
+            .map(|a| (a.id, (a.label, a.signer_name)))
+            .collect();
+        // Sum units per asset, exactly.
+        let mut per_asset: BTreeMap<(String, String, u8), u128> = BTreeMap::new();
+        for r in &rows {
+            let u = u128::from_str(&r.units).unwrap_or(0);
+            let e = per_asset
+                .entry((r.asset.clone(), r.symbol.clone(), r.decimals))
+                .or_insert(0);
+            *e = e.saturating_add(u);
+        }
+        let mut prices: BTreeMap<String, Option<crate::PriceView>> = BTreeMap::new();
+        let mut price_of = |symbol: &str| -> Option<crate::PriceView> {
+            let id = price_id(symbol)?;
+            prices
+                .entry(id.to_owned())
+                .or_insert_with(|| self.spot_price(id))
+                .clone()
+        };
+        let mut total = Decimal::ZERO;
+        let mut ago = Decimal::ZERO;
+        let mut every_change = true;
+        let mut assets = Vec::new();
+        let mut unpriced = Vec::new();
+        for ((_, symbol, decimals), units) in &per_asset {
+            let amount =
+                coldlink_evm::format_units(alloy_primitives::U256::from(*units), *decimals);
+            let p = price_of(symbol);
+            let value = p
+                .as_ref()
+                .and_then(|p| Decimal::from_str(&p.price).ok())
+                .and_then(|price| value_of(*units, *decimals, price));
+            if let Some(v) = value {
+                total += v;
+                match p
+                    .as_ref()
+                    .and_then(|p| p.change_24h.as_deref())
+                    .and_then(|c| Decimal::from_str(c).ok())
+                {
+                    Some(c) if c > -hundred() => ago += v / (Decimal::ONE + c / hundred()),
+                    _ => every_change = false,
+                }
+            } else {
+                unpriced.push(symbol.clone());
+            }
+            assets.push(AssetLine {
+                symbol: symbol.clone(),
+                amount,
+                price: p.map(|p| p.text),
+                value: value.map(|v| display(v, &currency)),
+                value_exact: value.map(|v| v.normalize().to_string()),
+                share: None,
+            });
+        }
+        for a in &mut assets {
+            if let Some(v) = a
+                .value_exact
+                .as_deref()
+                .and_then(|v| Decimal::from_str(v).ok())
+            {
+                if !total.is_zero() {
+                    a.share = Some((v * hundred() / total).round_dp(2).to_string());
+                }
+            }
+        }
+        assets.sort_by(|a, b| {
+            let v = |x: &AssetLine| {
+                x.value_exact
+                    .as_deref()
+                    .and_then(|v| Decimal::from_str(v).ok())
+                    .unwrap_or(Decimal::MIN)
+            };
+            v(b).cmp(&v(a)).then(a.symbol.cmp(&b.symbol))
+        });
+        // Per account: its priced assets.
+        let mut per_account: BTreeMap<i64, Decimal> = BTreeMap::new();
+        for r in &rows {
+            let units = u128::from_str(&r.units).unwrap_or(0);
+            let v = price_of(&r.symbol)
+                .and_then(|p| Decimal::from_str(&p.price).ok())
+                .and_then(|price| value_of(units, r.decimals, price));
+            *per_account.entry(r.account_id).or_default() += v.unwrap_or_default();
+        }
+        let accounts = per_account
+            .into_iter()
+            .map(|(id, v)| {
+                let (label, signer_name) = labels.get(&id).cloned().unwrap_or_default();
+                AccountSlice {
+                    label,
+                    signer_name,
+                    value_exact: v.normalize().to_string(),
+                    value: display(v, &currency),
+                }
+            })
+            .collect();
+        let change_24h = (every_change && !ago.is_zero() && !total.is_zero())
+            .then(|| ((total - ago) * hundred() / ago).round_dp(2).to_string());
+        let balances_at = rows.iter().map(|r| r.updated_at).max();
+        Ok(PortfolioView {
+            total: display(total, &currency),
+            total_exact: total.normalize().to_string(),
+            currency: currency.to_uppercase(),
+            change_24h,
+            assets,
+            accounts,
+            unpriced,
+            balances_at: balances_at.map(|t| t.to_string()),
+            note: balances_at
+                .is_none()
+                .then(|| "No balances read yet: refresh to read them from the network.".to_owned()),
+        })
+    }
+
+    fn tokens_decimals(&self, network: &str) -> Result<BTreeMap<String, u8>, AppError> {
+        let net = self
+            .evm_network_list()
+            .into_iter()
+            .find(|n| n.key == network)
+            .ok_or_else(|| AppError::invalid(format!("unknown network “{network}”")))?;
+        let mut m: BTreeMap<String, u8> = coldlink_evm::builtin_tokens(net.chain_id)
+            .into_iter()
+            .map(|t| (t.address.to_checksum(None).to_lowercase(), t.decimals))
+            .collect();
+        for (a, _, d) in self.with_store(|s| {
+            s.tokens(network)
+                .map_err(|e| AppError::internal(e.to_string()))
+        })? {
+            m.insert(a.to_lowercase(), d);
+        }
+        Ok(m)
+    }
+
+    /// Value over the last `days` (today's holdings at each day's price), from the price
+    /// service's daily history (cached). Assets without a price are left out.
+    pub fn portfolio_history(&self, network: &str, days: u32) -> Result<Vec<ValuePoint>, AppError> {
+        let currency = self.currency();
+        let rows = self.with_store(|s| {
+            s.balances(network)
+                .map_err(|e| AppError::internal(e.to_string()))
+        })?;
+        let mut series: BTreeMap<i64, Decimal> = BTreeMap::new();
+        let mut per_coin: BTreeMap<&'static str, Vec<(u128, u8)>> = BTreeMap::new();
+        for r in &rows {
+            if let Some(id) = price_id(&r.symbol) {
+                per_coin
+                    .entry(id)
+                    .or_default()
+                    .push((u128::from_str(&r.units).unwrap_or(0), r.decimals));
+            }
+        }
+        for (id, holdings) in per_coin {
+            let history = match self
+                .price_client()
+                .history(id, &currency, days.clamp(1, 3650))
+            {
+                Ok(h) => h,
+                Err(_) => continue,
+            };
+            for (ts, price) in history {
+                let day = ts - ts.rem_euclid(86_400_000);
+                let v: Decimal = holdings
+                    .iter()
+                    .filter_map(|(u, d)| value_of(*u, *d, price))
+                    .sum();
+                *series.entry(day).or_default() += v;
+            }
+        }
+        Ok(series
+            .into_iter()
+            .map(|(at, v)| ValuePoint {
+                at: at.to_string(),
+                value: v.round_dp(2).to_string(),
+            })
+            .collect())
+    }
+}

@@ -1,0 +1,126 @@
+//! The portfolio through the application services, against a real node (anvil) and a stand-in
+//! price service in CoinGecko's format: before any refresh it shows at once and says balances
+//! were never read; after a refresh the total is exact (balances × price, decimal arithmetic),
+//! the 24-hour change follows the prices' changes, an asset without a price is listed apart and
+//! not counted as zero, balances survive a restart with the node gone, and the value over time
+//! comes from the daily history.
+
+use std::str::FromStr;
+
+use coldlink_app::{AppConfig, Coldlink};
+use coldlink_prices::Decimal;
+use coldlink_testkit::{deploy_cold_token, price_server_routes, rpc_raw, start_anvil, CHAIN};
+use serde_json::json;
+
+const MNEMONIC: &str =
+    "abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon about";
+const LEDGER: &str = "0x9858EfFD232B4033E47d90003D41EC34EcaEda94";
+const WATCHED: &str = "0x73d0385F4d8E00C5e6504C6030F47BF6212736A8";
+
+#[test]
+fn totals_are_exact_and_the_cache_shows_first() {
+    let node = start_anvil(MNEMONIC);
+    let token = deploy_cold_token(node.port, LEDGER, "CLD", 40 * 10u128.pow(18));
+    rpc_raw(
+        node.port,
+        "eth_sendTransaction",
+        json!([{"from": LEDGER, "to": WATCHED, "value": "0x1bc16d674ec80000"}]),
+    )
+    .expect("fund 2 ETH");
+    let prices = price_server_routes(vec![
+        (
+            "/simple/price",
+            r#"{"ethereum":{"chf":2500.5,"chf_24h_change":1.234}}"#,
+        ),
+        (
+            "/coins/ethereum/market_chart",
+            r#"{"prices":[[1699920000000,2400],[1700006400000,2500.5]]}"#,
+        ),
+    ]);
+    let dir = std::env::temp_dir().join(format!("coldlink-portfolio-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let config = AppConfig {
+        data_dir: Some(dir.clone()),
+        evm_rpc: Some(format!("{}#{CHAIN}", node.url())),
+        prices_url: Some(prices),
+        ..Default::default()
+    };
+    let app = Coldlink::new(config.clone());
+    app.set_currency("chf").expect("currency");
+    app.evm_add_account("watch", 0, "standard", Some(LEDGER), "Main")
+        .expect("ledger account");
+    app.evm_add_account("watch", 0, "standard", Some(WATCHED), "Savings")
+        .expect("second");
+    app.evm_add_token("local", &token).expect("token");
+
+    let p = app.portfolio("local").expect("instant");
+    assert!(
+        p.balances_at.is_none() && p.note.is_some(),
+        "nothing read yet, and it says so"
+    );
+    assert!(p.assets.is_empty());
+
+    app.portfolio_refresh("local").expect("refresh");
+    let p = app.portfolio("local").expect("portfolio");
+    // Exactly: the node's two balances, summed in wei, times 2500.5.
+    let wei: u128 = [LEDGER, WATCHED]
+        .iter()
+        .map(|a| {
+            let v = rpc_raw(node.port, "eth_getBalance", json!([a, "latest"])).expect("balance");
+            u128::from_str_radix(v.as_str().expect("hex").trim_start_matches("0x"), 16)
+                .expect("wei")
+        })
+        .sum();
+    let expected =
+        Decimal::from_i128_with_scale(wei as i128, 18) * Decimal::from_str("2500.5").expect("d");
+    assert_eq!(
+        Decimal::from_str(&p.total_exact).expect("total"),
+        expected.normalize()
+    );
+    assert_eq!(p.currency, "CHF");
+    assert_eq!(p.change_24h.as_deref(), Some("1.23"));
+    let eth = p
+        .assets
+        .iter()
+        .find(|a| a.symbol == "ETH")
+        .expect("eth line");
+    assert_eq!(eth.share.as_deref(), Some("100"));
+    let cld = p
+        .assets
+        .iter()
+        .find(|a| a.symbol == "CLD")
+        .expect("token line");
+    assert_eq!(
+        (cld.amount.as_str(), cld.value.as_ref()),
+        ("40", None),
+        "listed, not valued"
+    );
+    assert_eq!(p.unpriced, vec!["CLD".to_owned()]);
+    assert_eq!(p.accounts.len(), 2);
+    let savings = p
+        .accounts
+        .iter()
+        .find(|a| a.label == "Savings")
+        .expect("savings");
+    assert_eq!(savings.value, "5001.00 CHF");
+
+    // Value over time: today's holdings at each day's price.
+    let h = app.portfolio_history("local", 7).expect("history");
+    assert_eq!(h.len(), 2);
+    let at_2400 =
+        (Decimal::from_i128_with_scale(wei as i128, 18) * Decimal::from(2400)).round_dp(2);
+    assert_eq!(Decimal::from_str(&h[0].value).expect("v"), at_2400);
+
+    // Restart with the node gone: the last portfolio shows at once, with its balances' time.
+    drop(node);
+    drop(app);
+    let app = Coldlink::new(config);
+    let again = app.portfolio("local").expect("cached");
+    assert_eq!(again.total_exact, p.total_exact);
+    assert!(again.balances_at.is_some());
+    assert!(
+        app.portfolio_refresh("local").is_err(),
+        "refresh fails clearly offline"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
