@@ -12,6 +12,7 @@ fn main() {
         "portfolio_refresh",
         "portfolio_history",
         "set_currency",
+        "store_notice",
         "journal_entries",
         "journal_verify",
         "evm_networks",

@@ -250,6 +250,14 @@ async fn set_currency(currency: String, app: State<'_, Coldlink>) -> Result<(), 
     blocking(move || app.set_currency(&currency)).await
 }
 
+/// What the user must be told about the local database at start-up (damaged and rebuilt).
+#[tauri::command]
+#[specta::specta]
+async fn store_notice(app: State<'_, Coldlink>) -> Result<Option<String>, AppError> {
+    let app = app.inner().clone();
+    blocking(move || Ok(app.store_notice())).await
+}
+
 /// The signing journal, newest first.
 #[tauri::command]
 #[specta::specta]
@@ -496,6 +504,7 @@ pub fn specta_builder<R: tauri::Runtime>() -> tauri_specta::Builder<R> {
             portfolio_refresh,
             portfolio_history,
             set_currency,
+            store_notice,
             journal_entries,
             journal_verify,
             evm_networks,

@@ -25,9 +25,9 @@ use serde::Serialize;
 
 use crate::{evm_request::parse_address, hardware::parse_path, AppError, Coldlink, ErrorKind};
 
-/// The open database, opened on first use.
+/// The open database, opened on first use, and what opening it found that the user must hear.
 #[derive(Clone, Default)]
-pub(crate) struct StoreSlot(Arc<Mutex<Option<Store>>>);
+pub(crate) struct StoreSlot(Arc<Mutex<Option<Store>>>, Arc<Mutex<Option<String>>>);
 
 impl std::fmt::Debug for StoreSlot {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -174,14 +174,35 @@ impl Coldlink {
     ) -> Result<T, AppError> {
         let mut slot = self.store.0.lock().unwrap_or_else(|p| p.into_inner());
         if slot.is_none() {
-            let (store, _report) =
+            let (store, report) =
                 Store::open(&self.config.data_dir().join("coldlink.db")).map_err(store_error)?;
+            if let Some(aside) = &report.moved_aside {
+                let restored = if report.restored_from.is_some() {
+                    "your accounts, labels and settings were restored from the copy kept beside it"
+                } else {
+                    "no copy of your accounts and settings was found: add them again"
+                };
+                *self.store.1.lock().unwrap_or_else(|p| p.into_inner()) = Some(format!(
+                    "The local database was damaged. It was moved to {} and a new one started; {restored}. Balances and history are read again from the networks.",
+                    aside.display()
+                ));
+            }
             *slot = Some(store);
         }
         match slot.as_mut() {
             Some(s) => f(s),
             None => Err(AppError::internal("the local database is not open")),
         }
+    }
+
+    /// What the user must be told about the local database (it was damaged and rebuilt), once.
+    pub fn store_notice(&self) -> Option<String> {
+        let _ = self.with_store(|_| Ok(()));
+        self.store
+            .1
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()
     }
 
     /// Built-in networks, and the local one from `COLDLINK_EVM_RPC` first if set.

@@ -122,5 +122,22 @@ fn totals_are_exact_and_the_cache_shows_first() {
         app.portfolio_refresh("local").is_err(),
         "refresh fails clearly offline"
     );
+
+    // The database is damaged between runs: the next start says so, keeps the damaged file,
+    // and brings the accounts back from the copy kept beside it.
+    drop(app);
+    std::fs::write(dir.join("coldlink.db"), b"garbage, not SQLite").expect("damage");
+    let _ = std::fs::remove_file(dir.join("coldlink.db-wal"));
+    let app = Coldlink::new(AppConfig {
+        data_dir: Some(dir.clone()),
+        ..Default::default()
+    });
+    let notice = app.store_notice().expect("told");
+    assert!(
+        notice.contains("damaged") && notice.contains("restored"),
+        "{notice}"
+    );
+    assert_eq!(app.store_notice(), None, "told once");
+    assert_eq!(app.currency(), "chf");
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -254,6 +254,8 @@ pub struct OpenReport {
     pub export: Option<PathBuf>,
     /// The version the file had (0 = new).
     pub from_version: u32,
+    /// After a damaged file was moved aside, the user's data was put back from this copy.
+    pub restored_from: Option<PathBuf>,
 }
 
 /// The open database.
@@ -275,6 +277,19 @@ fn connect(path: &Path) -> Result<Connection, StoreError> {
     conn.pragma_update(None, "foreign_keys", "ON")?;
     conn.busy_timeout(std::time::Duration::from_secs(5))?;
     Ok(conn)
+}
+
+/// Temp file, fsync, rename: a crash leaves the old copy or the new one, never half of one.
+fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
+    use std::io::Write;
+    let tmp = path.with_extension("tmp");
+    {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+    }
+    std::fs::rename(&tmp, path)?;
+    Ok(())
 }
 
 fn healthy(conn: &Connection) -> bool {
@@ -317,6 +332,15 @@ impl Store {
             report.export = Some(store.export_user_data()?);
         }
         store.migrate()?;
+        if report.moved_aside.is_some() {
+            let copy = store.user_data_path();
+            if let Ok(text) = std::fs::read(&copy) {
+                if let Ok(data) = serde_json::from_slice::<UserData>(&text) {
+                    store.import_user_data(&data)?;
+                    report.restored_from = Some(copy);
+                }
+            }
+        }
         Ok((store, report))
     }
 
@@ -369,21 +393,26 @@ impl Store {
         Ok(d)
     }
 
+    fn user_data_path(&self) -> PathBuf {
+        self.path.with_extension("userdata.json")
+    }
+
+    /// Keeps a copy of what the user typed beside the database (written atomically after every
+    /// change to it), from which a fresh database is refilled if the file is ever damaged.
+    pub fn save_user_data(&self) -> Result<(), StoreError> {
+        let d = self.user_data()?;
+        let text = serde_json::to_vec_pretty(&d).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        write_atomic(&self.user_data_path(), &text)
+    }
+
     /// Writes the user's data to `<db>.export-v<N>.json` atomically; returns the path.
     pub fn export_user_data(&self) -> Result<PathBuf, StoreError> {
         let d = self.user_data()?;
         let out = self
             .path
             .with_extension(format!("export-v{}.json", d.schema_version));
-        let tmp = out.with_extension("json.tmp");
         let text = serde_json::to_vec_pretty(&d).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        {
-            use std::io::Write;
-            let mut f = std::fs::File::create(&tmp)?;
-            f.write_all(&text)?;
-            f.sync_all()?;
-        }
-        std::fs::rename(&tmp, &out)?;
+        write_atomic(&out, &text)?;
         Ok(out)
     }
 
@@ -434,6 +463,7 @@ impl Store {
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
             params![chain, signer, signer_name, label, address, path, now()],
         )?;
+        self.save_user_data()?;
         self.conn
             .query_row(
                 "SELECT id, chain, signer, signer_name, label, address, path, created_at FROM accounts
@@ -467,10 +497,12 @@ impl Store {
 
     /// Removes an account (its sends stay, detached).
     pub fn remove_account(&self, id: i64) -> Result<bool, StoreError> {
-        Ok(self
+        let removed = self
             .conn
             .execute("DELETE FROM accounts WHERE id = ?1", params![id])?
-            > 0)
+            > 0;
+        self.save_user_data()?;
+        Ok(removed)
     }
 
     /// Remembers a token on a network.
@@ -485,6 +517,7 @@ impl Store {
             "INSERT OR REPLACE INTO evm_tokens (network, address, symbol, decimals) VALUES (?1, ?2, ?3, ?4)",
             params![network, address, symbol, decimals],
         )?;
+        self.save_user_data()?;
         Ok(())
     }
 
@@ -759,6 +792,7 @@ impl Store {
             "INSERT INTO settings (key, value) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
             params![key, value],
         )?;
+        self.save_user_data()?;
         Ok(())
     }
 }
@@ -880,15 +914,15 @@ mod tests {
         let (mut s, report) = Store::open(&p).expect("reopen");
         let aside = report.moved_aside.expect("moved aside");
         assert!(aside.exists(), "the damaged file is kept");
-        assert!(
-            s.accounts().expect("accounts").is_empty(),
-            "a fresh database"
-        );
+        // What the user typed came back by itself, from the copy kept after every change.
+        assert!(report.restored_from.is_some());
+        assert_eq!(s.accounts().expect("accounts")[0].label, "Cold storage");
+        assert_eq!(s.setting("currency").expect("get").as_deref(), Some("CHF"));
+        // The explicit export restores the same (idempotently).
         let data: UserData =
             serde_json::from_slice(&std::fs::read(export).expect("read")).expect("json");
         s.import_user_data(&data).expect("import");
-        assert_eq!(s.accounts().expect("accounts")[0].label, "Cold storage");
-        assert_eq!(s.setting("currency").expect("get").as_deref(), Some("CHF"));
+        assert_eq!(s.accounts().expect("accounts").len(), 1);
     }
 
     #[test]

@@ -25,6 +25,8 @@ export const commands = {
 	portfolioHistory: (network: string, days: number) => typedError<ValuePoint[], AppError>(__TAURI_INVOKE("portfolio_history", { network, days })),
 	/**  Sets the fiat currency (USD, EUR, GBP, CHF, JPY). */
 	setCurrency: (currency: string) => typedError<null, AppError>(__TAURI_INVOKE("set_currency", { currency })),
+	/**  What the user must be told about the local database at start-up (damaged and rebuilt). */
+	storeNotice: () => typedError<string | null, AppError>(__TAURI_INVOKE("store_notice")),
 	/**  The signing journal, newest first. */
 	journalEntries: () => typedError<JournalView[], AppError>(__TAURI_INVOKE("journal_entries")),
 	/**  Checks the journal's hash chain. */

@@ -54,6 +54,7 @@ export const api = {
   portfolioRefresh: (network: string) => call(commands.portfolioRefresh(network)),
   portfolioHistory: (network: string, days: number) => call(commands.portfolioHistory(network, days)),
   setCurrency: (currency: string) => call(commands.setCurrency(currency)),
+  storeNotice: () => call(commands.storeNotice()),
   journalEntries: () => call(commands.journalEntries()),
   journalVerify: () => call(commands.journalVerify()),
   evmNetworks: () => call(commands.evmNetworks()),
