@@ -12,6 +12,7 @@ mod error;
 mod evm_accounts;
 mod evm_ops;
 mod evm_request;
+mod export;
 mod hardware;
 mod journal;
 mod portfolio;

@@ -115,6 +115,23 @@ fn accounts_tokens_review_send_and_history() {
         .expect_err("not mainnet");
     assert!(e.message.contains("mainnet"), "{e:?}");
 
+    // The sends as CSV (the token has no price: no fiat value, never zero).
+    let csv = app.export_transactions_csv("local").expect("csv");
+    let mut lines = csv.lines();
+    assert_eq!(
+        lines.next(),
+        Some("date,account,asset,amount,max_fee,fiat_value,currency,txid,status,recipient")
+    );
+    let line = lines.next().expect("the send");
+    assert!(
+        line.contains(",CLD,12.5,") && line.contains(&sent.hash) && line.contains(",confirmed,"),
+        "{line}"
+    );
+    assert!(
+        line.contains(",,CHF,"),
+        "no fiat for an unpriced token: {line}"
+    );
+
     // Watch-only cannot send.
     let e = app
         .evm_prepare_send("local", watched.id, LEDGER, "1", None, "normal")

@@ -104,6 +104,22 @@ fn totals_are_exact_and_the_cache_shows_first() {
         .expect("savings");
     assert_eq!(savings.value, "5001.00 CHF");
 
+    // The snapshot as CSV, exact values.
+    let csv = app.export_portfolio_csv("local").expect("csv");
+    let mut lines = csv.lines();
+    assert_eq!(
+        lines.next(),
+        Some("asset,amount,price,value,share_percent,currency,balances_at")
+    );
+    let eth_line = lines.next().expect("eth");
+    assert!(
+        eth_line.starts_with("ETH,")
+            && eth_line.contains(",2500.50,")
+            && eth_line.contains(&p.total_exact),
+        "{eth_line}"
+    );
+    assert!(csv.contains("CLD,40,,,,CHF,"), "{csv}");
+
     // Value over time: today's holdings at each day's price.
     let h = app.portfolio_history("local", 7).expect("history");
     assert_eq!(h.len(), 2);

@@ -63,6 +63,14 @@ enum Command {
     /// The signing journal: every signing request and how it ended, hash-chained.
     #[command(subcommand)]
     Journal(Journal),
+    /// CSV exports (columns in the README): `transactions` or `portfolio` of a network.
+    Export {
+        /// What: transactions or portfolio.
+        what: String,
+        /// Network key (local, ethereum, …).
+        #[arg(long, default_value = "ethereum")]
+        network: String,
+    },
     /// HWI-compatible interface, for Bitcoin Core's `-signer="coldlink hwi"`.
     Hwi {
         /// HWI options and command, e.g. `--fingerprint 73c5da0a --chain main getdescriptors`.
@@ -373,6 +381,18 @@ fn run(cli: &Cli) -> Result<(), AppError> {
             } else {
                 println!("{}", signed.raw);
             }
+        }
+        Command::Export { what, network } => {
+            let csv = match what.as_str() {
+                "transactions" => app.export_transactions_csv(network)?,
+                "portfolio" => app.export_portfolio_csv(network)?,
+                other => {
+                    return Err(AppError::invalid(format!(
+                        "nothing called “{other}” to export: transactions or portfolio"
+                    )))
+                }
+            };
+            print!("{csv}");
         }
         Command::Journal(Journal::List) => {
             let list = app.journal_entries()?;
