@@ -14,16 +14,14 @@ use std::{
 use alloy_consensus::TxEnvelope;
 use alloy_eips::eip2718::Encodable2718;
 use alloy_primitives::Address;
-use bitcoin::Network;
 use coldlink_evm::{
-    balances, broadcast, format_units, parse_units, prepare_transfer, token_info, Asset,
-    EvmNetwork, FeeChoice, PreparedTransfer, Token, TransferRequest, NETWORKS,
+    balances, broadcast, format_units, parse_units, token_info, EvmNetwork, FeeChoice,
+    PreparedTransfer, Token, NETWORKS,
 };
-use coldlink_signer::SignerError;
 use coldlink_store::{SendRow, Store};
 use serde::Serialize;
 
-use crate::{evm_request::parse_address, hardware::parse_path, AppError, Coldlink, ErrorKind};
+use crate::{evm_request::parse_address, AppError, Coldlink, ErrorKind};
 
 /// The open database, opened on first use, and what opening it found that the user must hear.
 #[derive(Clone, Default)]
@@ -520,26 +518,7 @@ impl Coldlink {
         } else {
             (parse_address(to)?, None)
         };
-        let (asset, decimals) = match token {
-            Some(t) if !t.is_empty() => {
-                let t = token_info(&rpc, parse_address(t)?)?;
-                let d = t.decimals;
-                (Asset::Token(t), d)
-            }
-            _ => (Asset::Native, 18),
-        };
-        let amount = parse_units(amount, decimals)?;
-        let prepared = prepare_transfer(
-            &rpc,
-            &net,
-            &TransferRequest {
-                from,
-                to,
-                asset,
-                amount,
-                fee,
-            },
-        )?;
+        let prepared = crate::evm_ops::build_transfer(&rpc, &net, from, to, amount, token, fee)?;
         let r = &prepared.review;
         let coin = crate::prices::coin_id(&net.symbol);
         let price = coin.and_then(|c| self.spot_price(c));
@@ -616,7 +595,6 @@ impl Coldlink {
                     "this review has expired: review the transfer again",
                 )
             })?;
-        let path = parse_path(&p.path)?;
         let review_json = serde_json::to_value(&p.prepared.review).unwrap_or_default();
         let chain = format!("evm:{}", p.network.chain_id);
         let who = if p.signer == "soft" {
@@ -624,12 +602,7 @@ impl Coldlink {
         } else {
             format!("device {}", p.signer)
         };
-        let signed = if p.signer == "soft" {
-            self.with_soft_wallet(|w| Ok(w.sign_evm_transaction(&path, p.prepared.tx.clone())?))
-        } else {
-            self.open_device(&p.signer, Network::Bitcoin)
-                .and_then(|(mut dev, _in_use)| dev.eth_sign(&path, p.prepared.tx.clone()))
-        };
+        let signed = self.sign_checked(&p.signer, &p.path, p.prepared.tx.clone(), p.from);
         let signed = match signed {
             Ok(s) => s,
             Err(e) => {
@@ -644,15 +617,6 @@ impl Coldlink {
                 return Err(e);
             }
         };
-        let recovered = signed
-            .recover_signer()
-            .map_err(|e| AppError::from(SignerError::BadResponse(e.to_string())))?;
-        if recovered != p.from {
-            return Err(SignerError::BadResponse(
-                "the signature is not from the sending account".into(),
-            )
-            .into());
-        }
         let sent = p
             .network
             .check()
@@ -716,11 +680,7 @@ impl Coldlink {
             .map_err(|_| AppError::invalid(format!("“{hash}” is not a transaction hash")))?;
         let rpc = coldlink_evm::Rpc::new(&net.rpc_url)?;
         let receipt = coldlink_evm::wait_for_receipt(&rpc, h, wait)?;
-        let status = match receipt {
-            None => "pending",
-            Some(r) if r.success => "confirmed",
-            Some(_) => "failed",
-        };
+        let status = crate::evm_ops::status_of(receipt.as_ref());
         if let Some(r) = receipt {
             self.with_store(|s| {
                 let rows = s.sends(&net.key).map_err(store_error)?;
@@ -774,7 +734,7 @@ fn network_view(n: EvmNetwork) -> EvmNetworkView {
 }
 
 /// A fee choice from the UI: "slow", "normal", "fast" or "custom:<max fee gwei>:<tip gwei>".
-fn fee_choice(fee: &str) -> Result<FeeChoice, AppError> {
+pub(crate) fn fee_choice(fee: &str) -> Result<FeeChoice, AppError> {
     Ok(match fee {
         "slow" => FeeChoice::Slow,
         "fast" => FeeChoice::Fast,

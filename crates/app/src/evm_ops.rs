@@ -190,45 +190,37 @@ impl Coldlink {
         wait: Duration,
     ) -> Result<SentEvmTx, AppError> {
         let to = parse_address(to)?;
-        let fee = match fee {
-            "slow" => FeeChoice::Slow,
-            "normal" | "" => FeeChoice::Normal,
-            "fast" => FeeChoice::Fast,
-            other => {
-                return Err(AppError::invalid(format!(
-                    "unknown fee level “{other}”: slow, normal or fast"
-                )))
-            }
-        };
+        let fee = crate::evm_accounts::fee_choice(fee)?;
         let rpc = network.check()?;
-        let (asset, decimals) = match token {
-            Some(t) => {
-                let t = token_info(&rpc, parse_address(t)?)?;
-                let d = t.decimals;
-                (Asset::Token(t), d)
-            }
-            None => (Asset::Native, 18),
-        };
-        let amount: U256 = parse_units(amount, decimals)?;
         let from = self.evm_address_of(signer, path)?;
-        let prepared = prepare_transfer(
-            &rpc,
-            network,
-            &TransferRequest {
-                from,
-                to,
-                asset,
-                amount,
-                fee,
-            },
-        )?;
+        let prepared = build_transfer(&rpc, network, from, to, amount, token, fee)?;
+        let signed = self.sign_checked(signer, path, prepared.tx.clone(), from)?;
+        let raw = TxEnvelope::from(signed).encoded_2718();
+        let hash = broadcast(&rpc, &raw)?;
+        let receipt = wait_for_receipt(&rpc, hash, wait)?;
+        Ok(SentEvmTx {
+            hash: format!("{hash:#x}"),
+            review: prepared.review,
+            status: status_of(receipt.as_ref()).into(),
+            block: receipt.map(|r| r.block_number),
+        })
+    }
+
+    /// Signs `tx` with `signer` ("soft" or a device id) at `path` (the device shows it) and
+    /// checks the signature comes from `from`.
+    pub(crate) fn sign_checked(
+        &self,
+        signer: &str,
+        path: &str,
+        tx: alloy_consensus::TypedTransaction,
+        from: Address,
+    ) -> Result<alloy_consensus::Signed<alloy_consensus::TypedTransaction>, AppError> {
+        let p = parse_path(path)?;
         let signed = if signer == "soft" {
-            let p = parse_path(path)?;
-            self.with_soft_wallet(|w| Ok(w.sign_evm_transaction(&p, prepared.tx.clone())?))?
+            self.with_soft_wallet(|w| Ok(w.sign_evm_transaction(&p, tx)?))?
         } else {
-            let p = parse_path(path)?;
             let (mut dev, _in_use) = self.open_device(signer, Network::Bitcoin)?;
-            dev.eth_sign(&p, prepared.tx.clone())?
+            dev.eth_sign(&p, tx)?
         };
         let recovered = signed
             .recover_signer()
@@ -239,20 +231,7 @@ impl Coldlink {
             )
             .into());
         }
-        let raw = TxEnvelope::from(signed).encoded_2718();
-        let hash = broadcast(&rpc, &raw)?;
-        let receipt = wait_for_receipt(&rpc, hash, wait)?;
-        Ok(SentEvmTx {
-            hash: format!("{hash:#x}"),
-            review: prepared.review,
-            status: match receipt {
-                None => "pending",
-                Some(r) if r.success => "confirmed",
-                Some(_) => "failed",
-            }
-            .into(),
-            block: receipt.map(|r| r.block_number),
-        })
+        Ok(signed)
     }
 
     /// Follows a sent transaction: "pending", "confirmed" or "failed".
@@ -260,11 +239,48 @@ impl Coldlink {
         let h = alloy_primitives::B256::from_str(hash.trim())
             .map_err(|_| AppError::invalid(format!("“{hash}” is not a transaction hash")))?;
         let rpc = Rpc::new(&network.rpc_url)?;
-        Ok(match coldlink_evm::receipt(&rpc, h)? {
-            None => "pending",
-            Some(r) if r.success => "confirmed",
-            Some(_) => "failed",
-        }
-        .into())
+        Ok(status_of(coldlink_evm::receipt(&rpc, h)?.as_ref()).into())
     }
+}
+
+/// "pending", "confirmed" or "failed" (mined but reverted).
+pub(crate) fn status_of(receipt: Option<&coldlink_evm::Receipt>) -> &'static str {
+    match receipt {
+        None => "pending",
+        Some(r) if r.success => "confirmed",
+        Some(_) => "failed",
+    }
+}
+
+/// A transfer of `amount` (decimal, in the asset's unit) of the native coin or of the token at
+/// `token`, from `from` to `to`, prepared with the node.
+pub(crate) fn build_transfer(
+    rpc: &Rpc,
+    network: &EvmNetwork,
+    from: Address,
+    to: Address,
+    amount: &str,
+    token: Option<&str>,
+    fee: FeeChoice,
+) -> Result<coldlink_evm::PreparedTransfer, AppError> {
+    let (asset, decimals) = match token.filter(|t| !t.is_empty()) {
+        Some(t) => {
+            let t = token_info(rpc, parse_address(t)?)?;
+            let d = t.decimals;
+            (Asset::Token(t), d)
+        }
+        None => (Asset::Native, 18),
+    };
+    let amount: U256 = parse_units(amount, decimals)?;
+    Ok(prepare_transfer(
+        rpc,
+        network,
+        &TransferRequest {
+            from,
+            to,
+            asset,
+            amount,
+            fee,
+        },
+    )?)
 }

@@ -9,12 +9,14 @@
 //! - signing a 10-input, 2-output P2WPKH PSBT through the simulator with LedgerHQ's client
 //!   (interrupted execution: every PSBT field travels as a merkle leaf with its proof).
 
+mod common;
+
 use std::{
     hint::black_box,
     io::{Read, Write},
     net::{TcpListener, TcpStream},
     str::FromStr,
-    time::{Duration, Instant},
+    time::Duration,
 };
 
 use alloy_consensus::{TxEip1559, TypedTransaction};
@@ -22,25 +24,10 @@ use alloy_primitives::{Bytes, TxKind, U256};
 use bitcoin::bip32::DerivationPath;
 use coldlink_ledger::{dashboard, eth, frame, Apdu, Reassembler, Response, SpeculosExchange};
 use coldlink_sim::ledger::{spawn_speculos, LedgerSim};
+use common::{median, per_iter};
 
 const MNEMONIC: &str =
     "abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon about";
-
-fn per_iter(n: u32, mut f: impl FnMut()) -> Duration {
-    for _ in 0..n / 10 {
-        f();
-    }
-    let t = Instant::now();
-    for _ in 0..n {
-        f();
-    }
-    t.elapsed() / n
-}
-
-fn median(mut v: Vec<Duration>) -> Duration {
-    v.sort();
-    v[v.len() / 2]
-}
 
 fn host_overhead(data_len: usize) -> (Duration, Duration) {
     let apdu = Apdu::new(0xe0, 0x04, 0x00, 0x00, vec![0x5a; data_len]);

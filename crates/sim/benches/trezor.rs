@@ -9,6 +9,8 @@
 //! - signing a 10-input, 2-output PSBT through the simulator over UDP (P2WPKH, which streams
 //!   every previous transaction, and taproot, which does not).
 
+mod common;
+
 use std::{
     hint::black_box,
     net::UdpSocket,
@@ -16,7 +18,7 @@ use std::{
         atomic::{AtomicUsize, Ordering},
         Arc,
     },
-    time::{Duration, Instant},
+    time::Duration,
 };
 
 use bitcoin::Network;
@@ -27,25 +29,10 @@ use coldlink_sim::{
     trezor::{spawn_udp, TrezorOptions, TrezorSim},
 };
 use coldlink_trezor::{frame, messages as m, Reassembler, Trezor};
+use common::{median, per_iter};
 use prost::Message;
 
 const ALL: &str = "all all all all all all all all all all all all";
-
-fn per_iter(n: u32, mut f: impl FnMut()) -> Duration {
-    for _ in 0..n / 10 {
-        f();
-    }
-    let t = Instant::now();
-    for _ in 0..n {
-        f();
-    }
-    t.elapsed() / n
-}
-
-fn median(mut v: Vec<Duration>) -> Duration {
-    v.sort();
-    v[v.len() / 2]
-}
 
 fn host_overhead() -> (Duration, Duration) {
     let req = m::GetAddress {
