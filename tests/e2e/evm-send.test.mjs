@@ -104,6 +104,8 @@ test("send an ERC-20 from the demo Ledger through the review screen", async () =
       }
     }
     const token = await deployToken(url);
+    // A second, watch-only account holds 1 ETH.
+    await rpc(url, "eth_sendTransaction", [{ from: LEDGER, to: TREZOR, value: "0xde0b6b3a7640000" }]);
     // A stand-in for the price service, in CoinGecko's format.
     prices = createServer((req, res) => {
       res.setHeader("content-type", "application/json");
@@ -172,19 +174,32 @@ test("send an ERC-20 from the demo Ledger through the review screen", async () =
     await s.click(await s.waitFor('[data-testid="tab-mine"]', 20000));
     const held = await until(s, '[data-testid="held-assets"]', (t) => /ETH/.test(t) && /ERC20/.test(t));
     assert.match(held, /Your accounts hold: ETH, ERC20/);
+    // The journal in Accounts lists one broadcast send (watch-only accounts never sign).
     const coldcard = await s.waitFor('[data-testid="mine-list"] li[data-model-id="coldcard-mk4"]');
     assert.match(await s.text(coldcard), /not ETH, ERC20/);
     const ledgerRow = await s.waitFor('[data-testid="mine-list"] li[data-model-id="ledger-nano-x"]');
     assert.match(await s.text(ledgerRow), /holds all of them/);
     await s.screenshot("compare-my-assets");
 
-    // Portfolio: the Ledger's ETH valued at 3012.47 USD (the token has no price: listed apart),
-    // the 24 h change, and both charts drawn.
+    // Add the watch-only account too: the portfolio then spans two accounts.
+    await s.click(await s.waitFor('[data-nav="accounts"]'));
+    await s.click(await s.waitFor('[data-testid="evm-add"]', 10000));
+    await choose(s, '[data-testid="evm-signer"]', "watch");
+    await s.type(await s.waitFor('[data-testid="evm-watch-address"]'), TREZOR);
+    await s.click(await s.waitFor('[data-testid="evm-add-confirm"]'));
+    await s.waitFor(`[data-testid="evm-account"][data-address="${TREZOR}"]`, 20000);
+
+    // Portfolio: both accounts' ETH valued at 3012.47 USD, exactly (the token has no price:
+    // listed apart), the 24 h change, and both charts drawn.
+    const wei = BigInt(await rpc(url, "eth_getBalance", [LEDGER, "latest"])) + BigInt(await rpc(url, "eth_getBalance", [TREZOR, "latest"]));
+    const scale = 10n ** 18n;
+    const cents = (wei * 301247n * 2n + scale) / (2n * scale); // half away from zero
+    const expected = `${cents / 100n}.${String(cents % 100n).padStart(2, "0")} USD`;
     await s.click(await s.waitFor('[data-nav="portfolio"]'));
-    const total = await until(s, '[data-testid="portfolio-total"]', (t) => /^[1-9][\d]*\.\d\d USD$/.test(t), 20000);
-    assert.match(total, /USD$/);
+    const total = await until(s, '[data-testid="portfolio-total"]', (t) => t === expected, 20000);
+    assert.equal(total, expected);
     assert.match(await s.text(await s.waitFor('[data-testid="portfolio-change"]')), /-1\.5\d? % in 24 h/);
-    assert.match(await s.text(await s.waitFor('[data-testid="portfolio-assets"] tr[data-symbol="CLD"]')), /987\.5.*no price/);
+    assert.match(await s.text(await s.waitFor('[data-testid="portfolio-assets"] tr[data-symbol="CLD"]')), /^CLD\s*1000\s*no price/);
     await s.waitFor('[data-testid="chart-allocation"] canvas', 10000);
     const line = await s.waitFor('[data-testid="chart-history"][data-points="3"] canvas', 10000);
     assert.ok(line);

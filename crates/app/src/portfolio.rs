@@ -296,6 +296,58 @@ impl Coldlink {
         Ok(m)
     }
 
+    /// Daily prices of `coin` over `days`: from the local database when fetched within the
+    /// hour, else from the price service (and kept); the cache again when the service fails.
+    pub(crate) fn daily_prices(
+        &self,
+        coin: &str,
+        currency: &str,
+        days: u32,
+    ) -> Vec<(i64, Decimal)> {
+        let key = format!("prices.history.{coin}.{currency}.{days}");
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs() as i64)
+            .unwrap_or(0);
+        let from_day = now / 86_400 - i64::from(days);
+        let cached = || -> Vec<(i64, Decimal)> {
+            self.with_store(|s| {
+                s.price_history(coin, currency, from_day)
+                    .map_err(|e| AppError::internal(e.to_string()))
+            })
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|(day, p)| Decimal::from_str(&p).ok().map(|p| (day * 86_400_000, p)))
+            .collect()
+        };
+        let fresh = self
+            .with_store(|s| Ok(s.setting(&key).ok().flatten()))
+            .ok()
+            .flatten()
+            .and_then(|t| t.parse::<i64>().ok())
+            .is_some_and(|t| now - t < 3600);
+        if fresh {
+            return cached();
+        }
+        match self.price_client().history(coin, currency, days) {
+            Ok(points) => {
+                let _ = self.with_store(|s| {
+                    for (ts, p) in &points {
+                        let day = ts.div_euclid(86_400_000);
+                        if day > 0 {
+                            s.put_price(coin, currency, day, &p.to_string(), None)
+                                .map_err(|e| AppError::internal(e.to_string()))?;
+                        }
+                    }
+                    s.set_setting(&key, &now.to_string())
+                        .map_err(|e| AppError::internal(e.to_string()))
+                });
+                cached()
+            }
+            Err(_) => cached(),
+        }
+    }
+
     /// Value over the last `days` (today's holdings at each day's price), from the price
     /// service's daily history (cached). Assets without a price are left out.
     pub fn portfolio_history(&self, network: &str, days: u32) -> Result<Vec<ValuePoint>, AppError> {
@@ -315,13 +367,7 @@ impl Coldlink {
             }
         }
         for (id, holdings) in per_coin {
-            let history = match self
-                .price_client()
-                .history(id, &currency, days.clamp(1, 3650))
-            {
-                Ok(h) => h,
-                Err(_) => continue,
-            };
+            let history = self.daily_prices(id, &currency, days.clamp(1, 3650));
             for (ts, price) in history {
                 let day = ts - ts.rem_euclid(86_400_000);
                 let v: Decimal = holdings

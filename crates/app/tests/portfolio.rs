@@ -27,15 +27,27 @@ fn totals_are_exact_and_the_cache_shows_first() {
         json!([{"from": LEDGER, "to": WATCHED, "value": "0x1bc16d674ec80000"}]),
     )
     .expect("fund 2 ETH");
+    // Two recent days of history (yesterday at 2400, today at 2500.5).
+    let day_ms = 86_400_000u64;
+    let today = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_millis() as u64
+        / day_ms
+        * day_ms;
+    let chart: &'static str = Box::leak(
+        format!(
+            r#"{{"prices":[[{},2400],[{today},2500.5]]}}"#,
+            today - day_ms
+        )
+        .into_boxed_str(),
+    );
     let prices = price_server_routes(vec![
         (
             "/simple/price",
             r#"{"ethereum":{"chf":2500.5,"chf_24h_change":1.234}}"#,
         ),
-        (
-            "/coins/ethereum/market_chart",
-            r#"{"prices":[[1699920000000,2400],[1700006400000,2500.5]]}"#,
-        ),
+        ("/coins/ethereum/market_chart", chart),
     ]);
     let dir = std::env::temp_dir().join(format!("coldlink-portfolio-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
@@ -123,6 +135,8 @@ fn totals_are_exact_and_the_cache_shows_first() {
     // Value over time: today's holdings at each day's price.
     let h = app.portfolio_history("local", 7).expect("history");
     assert_eq!(h.len(), 2);
+    // Within the hour the history comes from the local database, not the service.
+    assert_eq!(app.portfolio_history("local", 7).expect("cached").len(), 2);
     let at_2400 =
         (Decimal::from_i128_with_scale(wei as i128, 18) * Decimal::from(2400)).round_dp(2);
     assert_eq!(Decimal::from_str(&h[0].value).expect("v"), at_2400);
