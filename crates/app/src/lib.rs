@@ -4,6 +4,7 @@
 //! Nothing here knows about Tauri; the shell is a few lines per command around these calls.
 
 mod bitcoin_ops;
+mod btc_accounts;
 mod compare;
 mod config;
 mod demo;
@@ -21,6 +22,7 @@ mod prompts;
 mod soft_wallet;
 
 pub use bitcoin_ops::{parse_chain, parse_kind, parse_psbt, Descriptors, SignedPsbt};
+pub use btc_accounts::BtcAccountView;
 pub use coldlink_catalogue::{Catalogue, Support};
 pub use compare::{computed_support, CompareData};
 pub use config::{

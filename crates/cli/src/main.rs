@@ -125,6 +125,33 @@ enum Btc {
         #[arg(long, default_value_t = 0)]
         account: u32,
     },
+    /// Add a Bitcoin account kept by the app: from a device (--device/--fingerprint), the
+    /// software wallet (--soft) or, with --watch, a pasted xpub/ypub/zpub, descriptor or address.
+    AddAccount {
+        #[command(flatten)]
+        select: Select,
+        /// Watch this key, descriptor or address instead.
+        #[arg(long, conflicts_with_all = ["device", "fingerprint"])]
+        watch: Option<String>,
+        /// wpkh (default), tr, sh-wpkh or pkh.
+        #[arg(long, default_value = "wpkh")]
+        kind: String,
+        /// main, test, signet or regtest.
+        #[arg(long, default_value = "main")]
+        chain: String,
+        /// Account number.
+        #[arg(long, default_value_t = 0)]
+        account: u32,
+        /// Label.
+        #[arg(long, default_value = "")]
+        label: String,
+    },
+    /// The Bitcoin accounts kept by the app on a network.
+    Accounts {
+        /// main, test, signet or regtest.
+        #[arg(long, default_value = "main")]
+        chain: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -344,6 +371,45 @@ fn run(cli: &Cli) -> Result<(), AppError> {
         }) => {
             let d = app.btc_descriptors(&device(&app, select)?, parse_chain(chain)?, *account)?;
             println!("{}", json!(d));
+        }
+        Command::Btc(Btc::AddAccount {
+            select,
+            watch,
+            kind,
+            chain,
+            account,
+            label,
+        }) => {
+            let signer = match watch {
+                Some(_) => "watch".to_owned(),
+                None => device(&app, select)?,
+            };
+            let a = app.btc_add_account(
+                &signer,
+                parse_kind(kind)?,
+                parse_chain(chain)?,
+                *account,
+                watch.as_deref(),
+                label,
+            )?;
+            if cli.json {
+                println!("{}", json!(a));
+            } else {
+                println!("{}\t{}\t{}", a.label, a.first_address, a.descriptor);
+            }
+        }
+        Command::Btc(Btc::Accounts { chain }) => {
+            let list = app.btc_accounts(parse_chain(chain)?)?;
+            if cli.json {
+                println!("{}", json!(list));
+            } else {
+                for a in list {
+                    println!(
+                        "{}\t{}\t{}\t{}",
+                        a.label, a.signer_name, a.first_address, a.descriptor
+                    );
+                }
+            }
         }
         Command::Fingerprint(s) => emit(
             cli.json,

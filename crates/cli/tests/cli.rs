@@ -187,3 +187,45 @@ fn device_command_input_errors_are_typed() {
         (Some(1), Some("disconnected"))
     );
 }
+
+#[test]
+fn bitcoin_accounts_from_a_device_and_a_pasted_key() {
+    let dir =
+        std::env::temp_dir().join(format!("coldlink-cli-btc-accounts-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let run = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_coldlink"))
+            .args(args)
+            .env("COLDLINK_DATA_DIR", &dir)
+            .env("COLDLINK_SPECULOS", "off")
+            .env("COLDLINK_TREZOR_EMULATOR", "off")
+            .output()
+            .expect("run");
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
+    };
+    let (code, out) = run(&[
+        "btc",
+        "add-account",
+        "--device",
+        "sim:trezor",
+        "--kind",
+        "tr",
+    ]);
+    assert_eq!(code, Some(0), "{out}");
+    // Trezor's fixture for all ×12, m/86'/0'/0'/0/0.
+    assert!(
+        out.contains("bc1ptxs597p3fnpd8gwut5p467ulsydae3rp9z75hd99w8k3ljr9g9rqx6ynaw"),
+        "{out}"
+    );
+    let (code, out) = run(&["btc", "add-account", "--watch", "not a key"]);
+    assert_eq!(code, Some(1), "{out}");
+    let (code, out) = run(&["--json", "btc", "accounts"]);
+    assert_eq!(code, Some(0));
+    let v: serde_json::Value = serde_json::from_str(&out).expect("json");
+    assert_eq!(v.as_array().map(Vec::len), Some(1));
+    assert_eq!(v[0]["signer"], "5c9e228d");
+    let _ = std::fs::remove_dir_all(&dir);
+}

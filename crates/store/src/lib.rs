@@ -81,6 +81,8 @@ const MIGRATIONS: &[&str] = &[
          updated_at INTEGER NOT NULL,
          PRIMARY KEY (account_id, network, asset)
      );",
+    // 5: the network a (Bitcoin) account is on.
+    "ALTER TABLE accounts ADD COLUMN network TEXT;",
 ];
 
 /// One cached balance.
@@ -207,6 +209,9 @@ pub struct AccountRow {
     pub path: Option<String>,
     /// Unix seconds.
     pub created_at: i64,
+    /// The network, for accounts tied to one (Bitcoin: main, testnet4, signet, regtest).
+    #[serde(default)]
+    pub network: Option<String>,
 }
 
 /// A send made from the app.
@@ -421,9 +426,9 @@ impl Store {
         let tx = self.conn.transaction()?;
         for a in &d.accounts {
             tx.execute(
-                "INSERT OR IGNORE INTO accounts (chain, signer, signer_name, label, address, path, created_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                params![a.chain, a.signer, a.signer_name, a.label, a.address, a.path, a.created_at],
+                "INSERT OR IGNORE INTO accounts (chain, signer, signer_name, label, address, path, created_at, network)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                params![a.chain, a.signer, a.signer_name, a.label, a.address, a.path, a.created_at, a.network],
             )?;
         }
         for (k, v) in &d.settings {
@@ -466,7 +471,7 @@ impl Store {
         self.save_user_data()?;
         self.conn
             .query_row(
-                "SELECT id, chain, signer, signer_name, label, address, path, created_at FROM accounts
+                "SELECT id, chain, signer, signer_name, label, address, path, created_at, network FROM accounts
                  WHERE chain = ?1 AND signer = ?2 AND address = ?3",
                 params![chain, signer, address],
                 row_account,
@@ -474,11 +479,26 @@ impl Store {
             .map_err(StoreError::from)
     }
 
+    /// Ties account `id` to a network.
+    pub fn set_account_network(&self, id: i64, network: &str) -> Result<(), StoreError> {
+        self.conn.execute(
+            "UPDATE accounts SET network = ?1 WHERE id = ?2",
+            params![network, id],
+        )?;
+        self.save_user_data()
+    }
+
     /// Every account, oldest first.
     pub fn accounts(&self) -> Result<Vec<AccountRow>, StoreError> {
-        let mut q = self.conn.prepare(
-            "SELECT id, chain, signer, signer_name, label, address, path, created_at FROM accounts ORDER BY id",
-        )?;
+        // Exports run before migrations: read what the file's own schema has.
+        let network = if self.version()? >= 5 {
+            "network"
+        } else {
+            "NULL"
+        };
+        let mut q = self.conn.prepare(&format!(
+            "SELECT id, chain, signer, signer_name, label, address, path, created_at, {network} FROM accounts ORDER BY id"
+        ))?;
         let rows = q.query_map([], row_account)?.collect::<Result<_, _>>()?;
         Ok(rows)
     }
@@ -488,7 +508,7 @@ impl Store {
         Ok(self
             .conn
             .query_row(
-                "SELECT id, chain, signer, signer_name, label, address, path, created_at FROM accounts WHERE id = ?1",
+                "SELECT id, chain, signer, signer_name, label, address, path, created_at, network FROM accounts WHERE id = ?1",
                 params![id],
                 row_account,
             )
@@ -807,6 +827,7 @@ fn row_account(r: &rusqlite::Row<'_>) -> rusqlite::Result<AccountRow> {
         address: r.get(5)?,
         path: r.get(6)?,
         created_at: r.get(7)?,
+        network: r.get(8)?,
     })
 }
 
