@@ -54,7 +54,7 @@ pub struct BtcAccount {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Watched {
     /// An account (from a key or a descriptor).
-    Account(BtcAccount),
+    Account(Box<BtcAccount>),
     /// One address.
     Address(Address),
 }
@@ -198,12 +198,12 @@ pub fn parse_watch(
             let xpub = Xpub::decode(&plain).map_err(|_| AccountError::Unreadable(t.into()))?;
             let kind = implied.or(hint).unwrap_or(ScriptKind::NativeSegwit);
             let key = |chain: u32| format!("{xpub}/{chain}/*");
-            return Ok(Watched::Account(BtcAccount {
+            return Ok(Watched::Account(Box::new(BtcAccount {
                 kind,
                 network,
                 external: parse_desc(&wrap(kind, &key(0)))?,
                 internal: parse_desc(&wrap(kind, &key(1)))?,
-            }));
+            })));
         }
     }
     // An address.
@@ -218,7 +218,7 @@ pub fn parse_watch(
     }
     // An output descriptor.
     if t.contains('(') {
-        return account_from_descriptor(t, network).map(Watched::Account);
+        return account_from_descriptor(t, network).map(|a| Watched::Account(Box::new(a)));
     }
     Err(AccountError::Unreadable(t.into()))
 }
@@ -288,7 +288,7 @@ mod tests {
 
     fn account(w: Watched) -> BtcAccount {
         match w {
-            Watched::Account(a) => a,
+            Watched::Account(a) => *a,
             Watched::Address(_) => unreachable_account(),
         }
     }
