@@ -6,8 +6,8 @@
 use std::{sync::Mutex, time::Duration};
 
 use coldlink_app::{
-    AppError, AppInfo, Catalogue, Coldlink, CreatedWallet, DemoDevice, DemoScreen, DeviceList,
-    DevicePrompt, DeviceWatch, EvmAccountView, EvmNetworkView, JournalView, NewPhrase,
+    AppError, AppInfo, Catalogue, Coldlink, CreatedWallet, DemoDevice, DemoModeView, DemoScreen,
+    DeviceList, DevicePrompt, DeviceWatch, EvmAccountView, EvmNetworkView, JournalView, NewPhrase,
     PortfolioView, SendReview, SendView, Support, TokenAmountView, ValuePoint, WalletStatus,
 };
 use coldlink_types::Sensitive;
@@ -258,6 +258,34 @@ async fn store_notice(app: State<'_, Coldlink>) -> Result<Option<String>, AppErr
     blocking(move || Ok(app.store_notice())).await
 }
 
+/// Demo mode's state.
+#[tauri::command]
+#[specta::specta]
+async fn demo_mode(app: State<'_, Coldlink>) -> Result<DemoModeView, AppError> {
+    let app = app.inner().clone();
+    blocking(move || Ok(app.demo_mode())).await
+}
+
+/// Starts demo mode: simulated devices, a local chain with funded accounts, demo prices.
+#[tauri::command]
+#[specta::specta]
+async fn start_demo_mode(app: State<'_, Coldlink>) -> Result<DemoModeView, AppError> {
+    let app = app.inner().clone();
+    blocking(move || app.start_demo_mode()).await
+}
+
+/// Leaves demo mode; everything it started stops.
+#[tauri::command]
+#[specta::specta]
+async fn stop_demo_mode(app: State<'_, Coldlink>) -> Result<(), AppError> {
+    let app = app.inner().clone();
+    blocking(move || {
+        app.stop_demo_mode();
+        Ok(())
+    })
+    .await
+}
+
 /// The signing journal, newest first.
 #[tauri::command]
 #[specta::specta]
@@ -505,6 +533,9 @@ pub fn specta_builder<R: tauri::Runtime>() -> tauri_specta::Builder<R> {
             portfolio_history,
             set_currency,
             store_notice,
+            demo_mode,
+            start_demo_mode,
+            stop_demo_mode,
             journal_entries,
             journal_verify,
             evm_networks,
@@ -560,6 +591,16 @@ pub fn run() {
         }
     };
     let builder = specta_builder::<tauri::Wry>();
+    // Whatever demo mode started is stopped when the window closes.
+    let at_exit = services.clone();
+    if std::env::var("COLDLINK_DEMO").is_ok_and(|v| v == "1") {
+        let s = services.clone();
+        std::thread::spawn(move || {
+            if let Err(e) = s.start_demo_mode() {
+                eprintln!("coldlink: demo mode could not start: {}", e.message);
+            }
+        });
+    }
     let result = tauri::Builder::default()
         .invoke_handler(builder.invoke_handler())
         .manage(started)
@@ -580,6 +621,7 @@ pub fn run() {
             Ok(())
         })
         .run(tauri::generate_context!());
+    at_exit.stop_demo_mode();
     if let Err(e) = result {
         eprintln!("coldlink: the window could not start: {e}");
         std::process::exit(1);

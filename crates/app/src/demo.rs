@@ -119,6 +119,14 @@ impl Coldlink {
         }
     }
 
+    /// Unlocks the demo Trezor as if its PIN had been entered (demo mode sets up its accounts).
+    pub(crate) fn unlock_demo_trezor(&self) {
+        let slot = self.demo.0.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(r) = slot.as_ref() {
+            r.controls[1].set_locked(false);
+        }
+    }
+
     /// What each running demo device's screen shows now (its most recent screen).
     pub fn demo_screens(&self) -> Vec<DemoScreen> {
         let slot = self.demo.0.lock().unwrap_or_else(|p| p.into_inner());

@@ -171,9 +171,13 @@ impl Coldlink {
         f: impl FnOnce(&mut Store) -> Result<T, AppError>,
     ) -> Result<T, AppError> {
         let mut slot = self.store.0.lock().unwrap_or_else(|p| p.into_inner());
+        // Demo mode keeps its data apart: its own database in its own folder.
+        let path = self.data_dir().join("coldlink.db");
+        if slot.as_ref().is_some_and(|s| s.path() != path) {
+            *slot = None;
+        }
         if slot.is_none() {
-            let (store, report) =
-                Store::open(&self.config.data_dir().join("coldlink.db")).map_err(store_error)?;
+            let (store, report) = Store::open(&path).map_err(store_error)?;
             if let Some(aside) = &report.moved_aside {
                 let restored = if report.restored_from.is_some() {
                     "your accounts, labels and settings were restored from the copy kept beside it"
@@ -206,12 +210,11 @@ impl Coldlink {
     /// Built-in networks, and the local one from `COLDLINK_EVM_RPC` first if set.
     pub fn evm_network_list(&self) -> Vec<EvmNetwork> {
         let mut list = Vec::new();
-        if let Some((url, chain)) = self
-            .config
-            .evm_rpc
-            .as_deref()
-            .and_then(|s| s.rsplit_once('#'))
-        {
+        let local = self
+            .demo_env()
+            .map(|d| d.evm_rpc)
+            .or_else(|| self.config.evm_rpc.clone());
+        if let Some((url, chain)) = local.as_deref().and_then(|s| s.rsplit_once('#')) {
             if let Ok(chain_id) = chain.trim().parse::<u64>() {
                 list.push(EvmNetwork {
                     key: "local".into(),

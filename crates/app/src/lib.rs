@@ -8,6 +8,7 @@ mod btc_accounts;
 mod compare;
 mod config;
 mod demo;
+mod demo_mode;
 mod devices;
 mod error;
 mod evm_accounts;
@@ -30,6 +31,7 @@ pub use config::{
     ENV_TREZOR_EMULATOR,
 };
 pub use demo::{DemoDevice, DemoScreen, DEMO_NAME, DEMO_TREZOR_NAME, DEMO_TREZOR_PIN};
+pub use demo_mode::DemoModeView;
 pub use devices::{DeviceList, DeviceService, DeviceWatch};
 pub use error::{AppError, ErrorKind};
 pub use evm_accounts::{EvmAccountView, EvmNetworkView, SendReview, SendView, TokenAmountView};
@@ -64,6 +66,7 @@ pub struct Coldlink {
     prompts: prompts::Prompts,
     store: evm_accounts::StoreSlot,
     pending_sends: evm_accounts::PendingSends,
+    demo_mode: demo_mode::DemoModeSlot,
     /// Who answers devices' questions; the UI's prompt slot unless replaced (the CLI asks on
     /// its terminal).
     interaction: Option<Ui>,
@@ -90,6 +93,7 @@ impl Coldlink {
             prompts: prompts::Prompts::default(),
             store: Default::default(),
             pending_sends: Default::default(),
+            demo_mode: Default::default(),
             interaction: None,
         }
     }

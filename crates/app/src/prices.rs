@@ -75,13 +75,12 @@ impl Coldlink {
     }
 
     pub(crate) fn price_client(&self) -> PriceClient {
-        PriceClient::new(
-            self.config
-                .prices_url
-                .as_deref()
-                .unwrap_or(DEFAULT_PRICES_URL),
-            Duration::from_secs(3),
-        )
+        let url = self
+            .demo_env()
+            .map(|d| d.prices_url)
+            .or_else(|| self.config.prices_url.clone())
+            .unwrap_or_else(|| DEFAULT_PRICES_URL.to_owned());
+        PriceClient::new(&url, Duration::from_secs(3))
     }
 
     /// The spot price of `coin` (service id) in the user's currency: fresh, or cached with its

@@ -112,7 +112,7 @@ fn first_address(w: &mut SoftWallet) -> Result<String, AppError> {
 
 impl Coldlink {
     fn wallet_path(&self) -> PathBuf {
-        self.config.data_dir().join("wallet.keystore")
+        self.data_dir().join("wallet.keystore")
     }
 
     fn soft(&self) -> std::sync::MutexGuard<'_, SoftState> {

@@ -398,6 +398,11 @@ impl Store {
         Ok(d)
     }
 
+    /// Where the database file is.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
     fn user_data_path(&self) -> PathBuf {
         self.path.with_extension("userdata.json")
     }

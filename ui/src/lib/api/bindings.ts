@@ -27,6 +27,12 @@ export const commands = {
 	setCurrency: (currency: string) => typedError<null, AppError>(__TAURI_INVOKE("set_currency", { currency })),
 	/**  What the user must be told about the local database at start-up (damaged and rebuilt). */
 	storeNotice: () => typedError<string | null, AppError>(__TAURI_INVOKE("store_notice")),
+	/**  Demo mode's state. */
+	demoMode: () => typedError<DemoModeView, AppError>(__TAURI_INVOKE("demo_mode")),
+	/**  Starts demo mode: simulated devices, a local chain with funded accounts, demo prices. */
+	startDemoMode: () => typedError<DemoModeView, AppError>(__TAURI_INVOKE("start_demo_mode")),
+	/**  Leaves demo mode; everything it started stops. */
+	stopDemoMode: () => typedError<null, AppError>(__TAURI_INVOKE("stop_demo_mode")),
 	/**  The signing journal, newest first. */
 	journalEntries: () => typedError<JournalView[], AppError>(__TAURI_INVOKE("journal_entries")),
 	/**  Checks the journal's hash chain. */
@@ -207,6 +213,16 @@ export type DemoDevice = {
 	trezorId: string,
 	/**  The Trezor's PIN, to type on the PIN pad. */
 	trezorPin: string,
+};
+
+/**  Demo mode's state for the UI. */
+export type DemoModeView = {
+	/**  On. */
+	active: boolean,
+	/**  The local chain's RPC URL. */
+	rpc: string | null,
+	/**  The network key to show. */
+	network: string | null,
 };
 
 /**  What a simulated device's screen shows now. */

@@ -4,6 +4,7 @@ import { commands, events, type AppError, type DeviceList, type AppInfo } from "
 
 export type { AppError, AppInfo, DeviceList };
 export type {
+  DemoModeView,
   PortfolioView,
   ValuePoint,
   JournalView,
@@ -55,6 +56,9 @@ export const api = {
   portfolioHistory: (network: string, days: number) => call(commands.portfolioHistory(network, days)),
   setCurrency: (currency: string) => call(commands.setCurrency(currency)),
   storeNotice: () => call(commands.storeNotice()),
+  demoMode: () => call(commands.demoMode()),
+  startDemoMode: () => call(commands.startDemoMode()),
+  stopDemoMode: () => call(commands.stopDemoMode()),
   journalEntries: () => call(commands.journalEntries()),
   journalVerify: () => call(commands.journalVerify()),
   evmNetworks: () => call(commands.evmNetworks()),

@@ -1,0 +1,107 @@
+// End-to-end: demo mode as a first run would use it. From the empty Portfolio, "Try demo mode"
+// starts the simulated devices, a local chain with funded accounts and fixed prices; the
+// portfolio shows a total with both charts; an ERC-20 goes from the demo Ledger's account to
+// the demo Trezor's through the review and the (simulated) device; the Trezor account's balance
+// follows. When the app closes, the chain it started is gone.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { Session, startHarness } from "./webdriver.mjs";
+
+const APP = process.env.COLDLINK_APP_BIN;
+const TREZOR = "0x73d0385F4d8E00C5e6504C6030F47BF6212736A8";
+
+async function until(s, css, pred, ms = 20000) {
+  const end = Date.now() + ms;
+  let last = "";
+  while (Date.now() < end) {
+    const found = await s.findAll(css);
+    if (found.length > 0) {
+      last = await s.text(found[0]);
+      if (pred(last)) return last;
+    }
+    await new Promise((r) => setTimeout(r, 150));
+  }
+  throw new Error(`${css}: last saw “${last}”`);
+}
+
+async function choose(s, selectCss, pred) {
+  await s.click(await s.waitFor(selectCss));
+  for (let i = 0; i < 100; i++) {
+    for (const o of await s.findAll(`${selectCss} option`)) {
+      if (pred(await s.text(o))) {
+        await s.click(o);
+        return;
+      }
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`${selectCss}: no matching option`);
+}
+
+test("demo mode: start, portfolio, send a token on the simulated device, stop on exit", async () => {
+  const dataDir = mkdtempSync(path.join(tmpdir(), "coldlink-e2e-demo-"));
+  const harness = await startHarness({
+    COLDLINK_DATA_DIR: dataDir,
+    COLDLINK_SPECULOS: "off",
+    COLDLINK_TREZOR_EMULATOR: "off",
+  });
+  let s = await Session.create(harness, APP);
+  let rpc;
+  try {
+    await s.click(await s.waitFor('[data-nav="portfolio"]'));
+    await s.click(await s.waitFor('[data-testid="demo-mode-start"]', 10000));
+    const banner = await s.waitFor('[data-testid="demo-mode-banner"]', 30000);
+    rpc = await s.attribute(banner, "data-rpc");
+    assert.match(rpc, /^http:\/\/127\.0\.0\.1:\d+$/);
+    await until(s, '[data-testid="portfolio-total"]', (t) => /^[1-9]\d*\.\d\d USD$/.test(t));
+    await s.waitFor('[data-testid="chart-allocation"] canvas', 10000);
+    await s.waitFor('[data-testid="chart-history"] canvas', 10000);
+    await s.screenshot("demo-portfolio");
+
+    // Send 10 CLD from the demo Ledger's account to the demo Trezor's.
+    await s.click(await s.waitFor('[data-nav="send"]'));
+    await choose(s, '[data-testid="send-from"]', (t) => t.startsWith("Demo Ledger"));
+    await choose(s, '[data-testid="send-asset"]', (t) => t.startsWith("CLD"));
+    await s.type(await s.waitFor('[data-testid="send-to"]'), TREZOR);
+    await s.type(await s.waitFor('[data-testid="send-amount"]'), "10");
+    await s.click(await s.waitFor('[data-testid="send-review"]'));
+    assert.equal(await s.text(await s.waitFor('[data-testid="review-amount"]', 20000)), "10 CLD");
+    await s.click(await s.waitFor('[data-testid="send-confirm"]'));
+    await s.waitFor('[data-testid="send-result"][data-status="confirmed"]', 30000);
+
+    // The Trezor's account now holds 110 CLD.
+    await s.click(await s.waitFor('[data-nav="accounts"]'));
+    await until(
+      s,
+      `[data-testid="evm-account"][data-address="${TREZOR}"] [data-testid="evm-token-balance"][data-symbol="CLD"]`,
+      (t) => t === "110 CLD",
+    );
+    await s.screenshot("demo-accounts");
+  } finally {
+    await s.close();
+    await harness.stop();
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+  // Everything demo mode started is gone with the app (within a few seconds of it).
+  const alive = async () => {
+    try {
+      await fetch(rpc, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "eth_chainId", params: [] }),
+      });
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  let up = true;
+  for (let i = 0; i < 50 && up; i++) {
+    up = await alive();
+    if (up) await new Promise((r) => setTimeout(r, 200));
+  }
+  assert.equal(up, false, "the demo chain stopped with the app");
+});
