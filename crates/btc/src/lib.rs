@@ -5,6 +5,8 @@
 //! zpub (SLIP-132 prefixes say the script kind), an output descriptor (its checksum must be
 //! right), or a single address. Wallet engines (BDK) take these descriptors as they are.
 
+pub mod sync;
+
 use std::str::FromStr;
 
 use bitcoin::{

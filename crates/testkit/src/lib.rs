@@ -206,3 +206,110 @@ pub fn price_server_routes(routes: Vec<(&'static str, &'static str)>) -> String 
     });
     url
 }
+
+/// A Bitcoin node on regtest (Bitcoin Knots, fetched by `scripts/fetch-bitcoin-node`) in a
+/// throwaway data folder, RPC on a free port of 127.0.0.1 with user/password "coldlink".
+pub struct Bitcoind {
+    child: Child,
+    /// Its data folder.
+    pub dir: std::path::PathBuf,
+    /// Its RPC port.
+    pub rpc_port: u16,
+}
+
+impl Drop for Bitcoind {
+    fn drop(&mut self) {
+        let _ = self.cli(&["stop"]);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline && !matches!(self.child.try_wait(), Ok(Some(_))) {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn node_dir() -> std::path::PathBuf {
+    std::env::var_os("COLDLINK_BITCOIN_NODE_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| {
+            std::path::PathBuf::from(std::env::var("HOME").unwrap_or_default())
+                .join(".cache/coldlink/tools/knots")
+        })
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .unwrap_or_else(|e| panic!("free port: {e}"))
+        .port()
+}
+
+impl Bitcoind {
+    /// Starts the node and waits until it answers.
+    pub fn start(tag: &str) -> Self {
+        let bin = node_dir().join("bitcoind");
+        assert!(
+            bin.exists(),
+            "no node at {}: run scripts/setup",
+            bin.display()
+        );
+        let dir = std::env::temp_dir().join(format!("coldlink-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("datadir: {e}"));
+        let rpc_port = free_port();
+        let child = Command::new(&bin)
+            .arg("-regtest")
+            .arg(format!("-datadir={}", dir.display()))
+            .arg(format!("-rpcport={rpc_port}"))
+            .arg(format!("-port={}", free_port()))
+            .args([
+                "-rpcuser=coldlink",
+                "-rpcpassword=coldlink",
+                "-rpcbind=127.0.0.1",
+                "-rpcallowip=127.0.0.1",
+                "-listen=0",
+                "-dnsseed=0",
+                "-fallbackfee=0.0002",
+                "-printtoconsole=0",
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("start bitcoind: {e}"));
+        let node = Self {
+            child,
+            dir,
+            rpc_port,
+        };
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while node.cli(&["getblockchaininfo"]).is_err() {
+            assert!(Instant::now() < deadline, "bitcoind did not start");
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        node
+    }
+
+    /// The RPC URL.
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.rpc_port)
+    }
+
+    /// Runs `bitcoin-cli` against it; stdout, or stderr as the error.
+    pub fn cli(&self, args: &[&str]) -> Result<String, String> {
+        let out = Command::new(node_dir().join("bitcoin-cli"))
+            .arg("-regtest")
+            .arg(format!("-datadir={}", self.dir.display()))
+            .arg(format!("-rpcport={}", self.rpc_port))
+            .args(["-rpcuser=coldlink", "-rpcpassword=coldlink"])
+            .args(args)
+            .output()
+            .map_err(|e| e.to_string())?;
+        if out.status.success() {
+            Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
+        } else {
+            Err(String::from_utf8_lossy(&out.stderr).trim().to_owned())
+        }
+    }
+}

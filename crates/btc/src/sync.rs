@@ -1,0 +1,137 @@
+//! An account's wallet state kept by BDK (`bdk_wallet`, persisted in SQLite next to the app's
+//! database), synced from the user's own Bitcoin Core / Knots node over RPC
+//! (`bdk_bitcoind_rpc`): new blocks from the last checkpoint, then the mempool. Balances and
+//! the next unused receive address come from it.
+
+use std::path::{Path, PathBuf};
+
+use bdk_bitcoind_rpc::{
+    bitcoincore_rpc::{Auth, Client},
+    Emitter,
+};
+use bdk_wallet::{rusqlite::Connection, KeychainKind, PersistedWallet, Wallet};
+use bitcoin::{Address, Amount};
+
+use crate::BtcAccount;
+
+/// Why a wallet could not be opened or synced.
+#[derive(Debug, thiserror::Error)]
+pub enum SyncError {
+    /// The node did not answer or refused.
+    #[error("the Bitcoin node cannot be used: {0}")]
+    Node(String),
+    /// The wallet file could not be read or written.
+    #[error("the account's wallet data could not be read or written: {0}")]
+    Store(String),
+    /// The stored wallet is for other descriptors or another network.
+    #[error("the stored wallet does not match this account: {0}")]
+    Mismatch(String),
+}
+
+/// How to log in to the node.
+#[derive(Clone, Debug)]
+pub enum NodeAuth {
+    /// The node's cookie file.
+    Cookie(PathBuf),
+    /// `rpcuser` / `rpcpassword`.
+    UserPass(String, String),
+}
+
+/// Balances, in satoshis.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Balances {
+    /// In blocks.
+    pub confirmed: Amount,
+    /// Unconfirmed and ours (change).
+    pub trusted_pending: Amount,
+    /// Unconfirmed from others.
+    pub untrusted_pending: Amount,
+}
+
+/// An account's wallet.
+pub struct AccountWallet {
+    wallet: PersistedWallet<Connection>,
+    conn: Connection,
+}
+
+impl AccountWallet {
+    /// Opens (or creates) the wallet of `account` stored at `db`.
+    pub fn open(db: &Path, account: &BtcAccount) -> Result<Self, SyncError> {
+        let mut conn = Connection::open(db).map_err(|e| SyncError::Store(e.to_string()))?;
+        let external = account.external.to_string();
+        let internal = account.internal.to_string();
+        let loaded = Wallet::load()
+            .descriptor(KeychainKind::External, Some(external.clone()))
+            .descriptor(KeychainKind::Internal, Some(internal.clone()))
+            .check_network(account.network)
+            .load_wallet(&mut conn)
+            .map_err(|e| SyncError::Mismatch(e.to_string()))?;
+        let wallet = match loaded {
+            Some(w) => w,
+            None => Wallet::create(external, internal)
+                .network(account.network)
+                .create_wallet(&mut conn)
+                .map_err(|e| SyncError::Store(e.to_string()))?,
+        };
+        Ok(Self { wallet, conn })
+    }
+
+    fn persist(&mut self) -> Result<(), SyncError> {
+        self.wallet
+            .persist(&mut self.conn)
+            .map(|_| ())
+            .map_err(|e| SyncError::Store(e.to_string()))
+    }
+
+    /// Brings the wallet up to the node's tip and mempool; returns the tip height.
+    pub fn sync_node(&mut self, url: &str, auth: NodeAuth) -> Result<u32, SyncError> {
+        let auth = match auth {
+            NodeAuth::Cookie(p) => Auth::CookieFile(p),
+            NodeAuth::UserPass(u, p) => Auth::UserPass(u, p),
+        };
+        let client = Client::new(url, auth).map_err(|e| SyncError::Node(e.to_string()))?;
+        let start = self.wallet.latest_checkpoint();
+        let pending: Vec<_> = self
+            .wallet
+            .transactions()
+            .filter(|t| !t.chain_position.is_confirmed())
+            .map(|t| t.tx_node.tx.clone())
+            .collect();
+        let mut emitter = Emitter::new(&client, start.clone(), start.height(), pending);
+        while let Some(ev) = emitter
+            .next_block()
+            .map_err(|e| SyncError::Node(e.to_string()))?
+        {
+            self.wallet
+                .apply_block_connected_to(&ev.block, ev.block_height(), ev.connected_to())
+                .map_err(|e| SyncError::Node(e.to_string()))?;
+        }
+        let mempool = emitter
+            .mempool()
+            .map_err(|e| SyncError::Node(e.to_string()))?;
+        self.wallet.apply_unconfirmed_txs(mempool.update);
+        self.wallet.apply_evicted_txs(mempool.evicted);
+        self.persist()?;
+        Ok(self.wallet.latest_checkpoint().height())
+    }
+
+    /// The balances as of the last sync.
+    pub fn balances(&self) -> Balances {
+        let b = self.wallet.balance();
+        Balances {
+            confirmed: b.confirmed,
+            trusted_pending: b.trusted_pending,
+            untrusted_pending: b.untrusted_pending,
+        }
+    }
+
+    /// The next receive address nobody has paid yet (kept, so it is not handed out twice).
+    pub fn next_receive(&mut self) -> Result<Address, SyncError> {
+        let a = self
+            .wallet
+            .next_unused_address(KeychainKind::External)
+            .address;
+        self.persist()?;
+        Ok(a)
+    }
+}
