@@ -5,6 +5,9 @@
 //! zpub (SLIP-132 prefixes say the script kind), an output descriptor (its checksum must be
 //! right), or a single address. Wallet engines (BDK) take these descriptors as they are.
 
+pub mod consensus;
+pub mod node;
+pub mod send;
 pub mod sync;
 
 use std::str::FromStr;
@@ -114,6 +117,10 @@ impl BtcAccount {
     ) -> Result<Self, AccountError> {
         let origin = path.to_string();
         let origin = origin.trim_start_matches("m/");
+        // Signers answer with their own prefix (a software key always says xpub); wallets and
+        // BDK expect the account's network's (tpub on test networks).
+        let mut xpub = *xpub;
+        xpub.network = NetworkKind::from(network);
         let key = |chain: u32| format!("[{fingerprint}/{origin}]{xpub}/{chain}/*");
         Ok(Self {
             kind,

@@ -3,16 +3,14 @@
 //! (`bdk_bitcoind_rpc`): new blocks from the last checkpoint, then the mempool. Balances and
 //! the next unused receive address come from it.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use bdk_bitcoind_rpc::{
-    bitcoincore_rpc::{Auth, Client},
-    Emitter,
-};
+use bdk_bitcoind_rpc::Emitter;
 use bdk_wallet::{rusqlite::Connection, KeychainKind, PersistedWallet, Wallet};
 use bitcoin::{Address, Amount};
 
-use crate::BtcAccount;
+pub use crate::node::NodeAuth;
+use crate::{node::Node, BtcAccount};
 
 /// Why a wallet could not be opened or synced.
 #[derive(Debug, thiserror::Error)]
@@ -28,15 +26,6 @@ pub enum SyncError {
     Mismatch(String),
 }
 
-/// How to log in to the node.
-#[derive(Clone, Debug)]
-pub enum NodeAuth {
-    /// The node's cookie file.
-    Cookie(PathBuf),
-    /// `rpcuser` / `rpcpassword`.
-    UserPass(String, String),
-}
-
 /// Balances, in satoshis.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Balances {
@@ -50,7 +39,7 @@ pub struct Balances {
 
 /// An account's wallet.
 pub struct AccountWallet {
-    wallet: PersistedWallet<Connection>,
+    pub(crate) wallet: PersistedWallet<Connection>,
     conn: Connection,
 }
 
@@ -76,7 +65,7 @@ impl AccountWallet {
         Ok(Self { wallet, conn })
     }
 
-    fn persist(&mut self) -> Result<(), SyncError> {
+    pub(crate) fn persist(&mut self) -> Result<(), SyncError> {
         self.wallet
             .persist(&mut self.conn)
             .map(|_| ())
@@ -84,12 +73,10 @@ impl AccountWallet {
     }
 
     /// Brings the wallet up to the node's tip and mempool; returns the tip height.
-    pub fn sync_node(&mut self, url: &str, auth: NodeAuth) -> Result<u32, SyncError> {
-        let auth = match auth {
-            NodeAuth::Cookie(p) => Auth::CookieFile(p),
-            NodeAuth::UserPass(u, p) => Auth::UserPass(u, p),
-        };
-        let client = Client::new(url, auth).map_err(|e| SyncError::Node(e.to_string()))?;
+    pub fn sync_node(&mut self, node: &Node) -> Result<u32, SyncError> {
+        node.check_network(self.wallet.network())
+            .map_err(|e| SyncError::Node(e.to_string()))?;
+        let client = node.client().map_err(|e| SyncError::Node(e.to_string()))?;
         let start = self.wallet.latest_checkpoint();
         let pending: Vec<_> = self
             .wallet

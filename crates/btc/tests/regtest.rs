@@ -11,7 +11,8 @@ use bitcoin::{
 };
 use coldlink_btc::{
     account_path,
-    sync::{AccountWallet, NodeAuth, SyncError},
+    node::{Node, NodeAuth},
+    sync::{AccountWallet, SyncError},
     BtcAccount, ScriptKind,
 };
 use coldlink_testkit::Bitcoind;
@@ -37,8 +38,11 @@ fn account() -> BtcAccount {
     .expect("account")
 }
 
-fn auth() -> NodeAuth {
-    NodeAuth::UserPass("coldlink".into(), "coldlink".into())
+fn rpc(url: &str) -> Node {
+    Node {
+        url: url.to_owned(),
+        auth: NodeAuth::UserPass("coldlink".into(), "coldlink".into()),
+    }
 }
 
 #[test]
@@ -59,7 +63,7 @@ fn a_synced_account_sees_pending_then_confirmed_coins() {
     assert!(receive.to_string().starts_with("bcrt1q"));
     node.cli(&["sendtoaddress", &receive.to_string(), "1.5"])
         .expect("send");
-    w.sync_node(&node.url(), auth()).expect("sync");
+    w.sync_node(&rpc(&node.url())).expect("sync");
     let b = w.balances();
     assert_eq!(
         b.untrusted_pending,
@@ -69,7 +73,7 @@ fn a_synced_account_sees_pending_then_confirmed_coins() {
     assert_eq!(b.confirmed, Amount::ZERO);
     node.cli(&["generatetoaddress", "1", &miner])
         .expect("confirm");
-    let height = w.sync_node(&node.url(), auth()).expect("sync");
+    let height = w.sync_node(&rpc(&node.url())).expect("sync");
     assert_eq!(height, 102);
     assert_eq!(w.balances().confirmed, Amount::from_sat(150_000_000));
     assert_ne!(
@@ -100,7 +104,7 @@ fn a_synced_account_sees_pending_then_confirmed_coins() {
     // Nobody listening.
     let mut w = AccountWallet::open(&db, &account()).expect("reopen");
     assert!(matches!(
-        w.sync_node("http://127.0.0.1:9", auth()),
+        w.sync_node(&rpc("http://127.0.0.1:9")),
         Err(SyncError::Node(_))
     ));
 }

@@ -73,8 +73,14 @@ fn finalize_and_verify(mut psbt: Psbt, prevouts: &BTreeMap<OutPoint, TxOut>) -> 
     let secp = Secp256k1::new();
     psbt.finalize_mut(&secp).expect("finalizes");
     let tx = psbt.extract_tx_unchecked_fee_rate();
-    tx.verify(|op| prevouts.get(op).cloned())
-        .expect("Bitcoin Core's script interpreter accepts every input");
+    coldlink_btc::consensus::verify_tx(
+        &tx,
+        &tx.input
+            .iter()
+            .map(|i| prevouts[&i.previous_output].clone())
+            .collect::<Vec<_>>(),
+    )
+    .expect("Bitcoin Core's script interpreter accepts every input");
     tx
 }
 

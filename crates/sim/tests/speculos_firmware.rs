@@ -197,8 +197,14 @@ fn a_psbt_signed_by_the_real_app_passes_bitcoin_cores_interpreter() {
     let secp = bitcoin::secp256k1::Secp256k1::new();
     psbt.finalize_mut(&secp).expect("finalizes");
     let tx = psbt.extract_tx_unchecked_fee_rate();
-    tx.verify(|op| prevouts.get(op).cloned())
-        .expect("Bitcoin Core's script interpreter accepts the firmware's signatures");
+    coldlink_btc::consensus::verify_tx(
+        &tx,
+        &tx.input
+            .iter()
+            .map(|i| prevouts[&i.previous_output].clone())
+            .collect::<Vec<_>>(),
+    )
+    .expect("Bitcoin Core's script interpreter accepts the firmware's signatures");
 }
 
 /// The simulated Ledger with the same seed and app, in process.

@@ -314,8 +314,14 @@ fn long_contract_data_is_sent_in_the_chunks_the_device_asks_for() {
 fn finalize_and_verify(mut psbt: Psbt, prevouts: &BTreeMap<OutPoint, TxOut>) -> Transaction {
     psbt.finalize_mut(&Secp256k1::new()).expect("finalizes");
     let tx = psbt.extract_tx_unchecked_fee_rate();
-    tx.verify(|op| prevouts.get(op).cloned())
-        .expect("Bitcoin Core's script interpreter accepts every input");
+    coldlink_btc::consensus::verify_tx(
+        &tx,
+        &tx.input
+            .iter()
+            .map(|i| prevouts[&i.previous_output].clone())
+            .collect::<Vec<_>>(),
+    )
+    .expect("Bitcoin Core's script interpreter accepts every input");
     tx
 }
 

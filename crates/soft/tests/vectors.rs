@@ -154,8 +154,14 @@ fn signs_every_default_wallet_type_and_bitcoin_core_accepts_it() {
         );
         psbt.finalize_mut(&secp).expect("finalizes");
         let tx = psbt.extract_tx_unchecked_fee_rate();
-        tx.verify(|op| prevouts.get(op).cloned())
-            .unwrap_or_else(|e| panic!("{kind:?}: {e}"));
+        coldlink_btc::consensus::verify_tx(
+            &tx,
+            &tx.input
+                .iter()
+                .map(|i| prevouts[&i.previous_output].clone())
+                .collect::<Vec<_>>(),
+        )
+        .unwrap_or_else(|e| panic!("{kind:?}: {e}"));
     }
     // Another seed's wallet signs nothing and says so.
     let mut other = wallet("zoo zoo zoo zoo zoo zoo zoo zoo zoo zoo zoo wrong", "");
