@@ -239,7 +239,7 @@ impl Coldlink {
         r
     }
 
-    fn btc_sign_psbt_inner(
+    pub(crate) fn btc_sign_psbt_inner(
         &self,
         device: &str,
         network: Network,

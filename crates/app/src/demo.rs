@@ -127,6 +127,22 @@ impl Coldlink {
         }
     }
 
+    /// Makes the demo device `device_id` press "reject" at its next confirmation, as a
+    /// person would on a real device (for trying the reject path, and for tests).
+    pub fn demo_reject_next(&self, device_id: &str) -> Result<(), AppError> {
+        let slot = self.demo.0.lock().unwrap_or_else(|p| p.into_inner());
+        let r = slot
+            .as_ref()
+            .ok_or_else(|| AppError::new(crate::ErrorKind::NotFound, "the demo is not running"))?;
+        let i = r
+            .endpoints
+            .iter()
+            .position(|e| e.id() == device_id)
+            .ok_or_else(|| AppError::new(crate::ErrorKind::NotFound, "no such demo device"))?;
+        r.controls[i].then([coldlink_sim::Decision::Reject]);
+        Ok(())
+    }
+
     /// What each running demo device's screen shows now (its most recent screen).
     pub fn demo_screens(&self) -> Vec<DemoScreen> {
         let slot = self.demo.0.lock().unwrap_or_else(|p| p.into_inner());

@@ -5,6 +5,7 @@
 
 mod bitcoin_ops;
 mod btc_accounts;
+mod btc_send;
 mod compare;
 mod config;
 mod demo;
@@ -24,6 +25,10 @@ mod soft_wallet;
 
 pub use bitcoin_ops::{parse_chain, parse_kind, parse_psbt, Descriptors, SignedPsbt};
 pub use btc_accounts::BtcAccountView;
+pub use btc_send::{
+    BtcBalanceView, BtcOutputView, BtcReview, BtcSent, NodeSettings, NodeStatusView, ReceiveView,
+    RecipientInput,
+};
 pub use coldlink_catalogue::{Catalogue, Support};
 pub use compare::{computed_support, CompareData};
 pub use config::{
@@ -66,6 +71,7 @@ pub struct Coldlink {
     prompts: prompts::Prompts,
     store: evm_accounts::StoreSlot,
     pending_sends: evm_accounts::PendingSends,
+    btc_drafts: btc_send::BtcDrafts,
     demo_mode: demo_mode::DemoModeSlot,
     /// Who answers devices' questions; the UI's prompt slot unless replaced (the CLI asks on
     /// its terminal).
@@ -93,6 +99,7 @@ impl Coldlink {
             prompts: prompts::Prompts::default(),
             store: Default::default(),
             pending_sends: Default::default(),
+            btc_drafts: Default::default(),
             demo_mode: Default::default(),
             interaction: None,
         }

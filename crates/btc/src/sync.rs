@@ -112,6 +112,18 @@ impl AccountWallet {
         }
     }
 
+    /// The best block this wallet has seen.
+    pub fn tip(&self) -> u32 {
+        self.wallet.latest_checkpoint().height()
+    }
+
+    /// The next unused receive address and its index (kept, so it is not handed out twice).
+    pub fn next_receive_info(&mut self) -> Result<(Address, u32), SyncError> {
+        let a = self.wallet.next_unused_address(KeychainKind::External);
+        self.persist()?;
+        Ok((a.address, a.index))
+    }
+
     /// The next receive address nobody has paid yet (kept, so it is not handed out twice).
     pub fn next_receive(&mut self) -> Result<Address, SyncError> {
         let a = self

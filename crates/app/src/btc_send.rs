@@ -1,0 +1,760 @@
+//! Bitcoin accounts at work: the user's node per network (with a connection test), sync of
+//! every account into balances the portfolio reads, receive (next unused address, verified on
+//! the device), and send — review, sign on the account's signer (a device found by its
+//! fingerprint, or the software wallet), check what comes back, broadcast, journal — plus fee
+//! bump, CPFP and PSBT export / import for air-gapped signers.
+
+use std::{
+    collections::HashMap,
+    path::PathBuf,
+    str::FromStr,
+    sync::{Arc, Mutex},
+};
+
+use bitcoin::{Amount, Network, OutPoint, Psbt, Txid};
+use coldlink_btc::{
+    node::{Node, NodeAuth, NodeError},
+    parse_watch,
+    send::{parse_address, parse_amount, Draft, SendError, SendRequest, Unit},
+    sync::{AccountWallet, SyncError},
+    BtcAccount, Watched,
+};
+use coldlink_signer::BitcoinSigner;
+use coldlink_store::{AccountRow, BalanceRow};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use crate::{AppError, Coldlink, ErrorKind};
+
+impl From<SendError> for AppError {
+    fn from(e: SendError) -> Self {
+        let kind = match e {
+            SendError::InsufficientFunds { .. } => ErrorKind::InvalidInput,
+            SendError::Changed(_) | SendError::Unsigned(_) | SendError::Invalid(_) => {
+                ErrorKind::DeviceError
+            }
+            _ => ErrorKind::InvalidInput,
+        };
+        AppError::new(kind, crate::error::capitalise(&e.to_string()))
+    }
+}
+
+impl From<NodeError> for AppError {
+    fn from(e: NodeError) -> Self {
+        AppError::new(
+            ErrorKind::Disconnected,
+            crate::error::capitalise(&e.to_string()),
+        )
+    }
+}
+
+impl From<SyncError> for AppError {
+    fn from(e: SyncError) -> Self {
+        let kind = match e {
+            SyncError::Node(_) => ErrorKind::Disconnected,
+            _ => ErrorKind::Internal,
+        };
+        AppError::new(kind, crate::error::capitalise(&e.to_string()))
+    }
+}
+
+/// Reviewed Bitcoin sends waiting for "Send" (or for a signed PSBT to come back).
+#[derive(Clone, Default)]
+pub(crate) struct BtcDrafts(Arc<Mutex<(u32, HashMap<u32, Pending>)>>);
+
+impl std::fmt::Debug for BtcDrafts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("BtcDrafts")
+    }
+}
+
+#[derive(Clone)]
+struct Pending {
+    account_id: i64,
+    network: Network,
+    draft: Draft,
+    what: &'static str,
+}
+
+/// The node Coldlink syncs a network from.
+#[derive(Clone, Debug, Serialize, Deserialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub struct NodeSettings {
+    /// `http://127.0.0.1:8332`.
+    pub url: String,
+    /// Path of the node's `.cookie` file (preferred), or empty.
+    pub cookie_file: String,
+    /// `rpcuser` when no cookie file is used.
+    pub user: String,
+    /// `rpcpassword` when no cookie file is used. Never sent back to the UI.
+    #[serde(default)]
+    pub password: String,
+}
+
+/// What the connection test found.
+#[derive(Clone, Debug, Serialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub struct NodeStatusView {
+    /// The node's chain name.
+    pub chain: String,
+    /// Best block.
+    pub blocks: u32,
+    /// Still downloading the chain.
+    pub syncing: bool,
+}
+
+/// An account after a sync.
+#[derive(Clone, Debug, Serialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub struct BtcBalanceView {
+    /// Account id.
+    pub account_id: u32,
+    /// Confirmed, in BTC.
+    pub confirmed: String,
+    /// Unconfirmed, in BTC (ours and incoming).
+    pub pending: String,
+    /// Best block seen.
+    pub tip: u32,
+    /// Why this account could not be synced now (its last known balance is shown).
+    pub error: Option<String>,
+}
+
+/// A receive address.
+#[derive(Clone, Debug, Serialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub struct ReceiveView {
+    /// The address.
+    pub address: String,
+    /// Its index on the receive chain.
+    pub index: u32,
+    /// `bitcoin:` URI for the QR code.
+    pub uri: String,
+    /// Whether it was shown and confirmed on the account's device.
+    pub verified: bool,
+    /// Whether the account's signer can show it (a device).
+    pub can_verify: bool,
+    /// What to compare with the device's screen, when the device writes the same address
+    /// differently (a Ledger shows regtest addresses in testnet form, tb1…).
+    pub device_shows: Option<String>,
+}
+
+/// One output in a Bitcoin review.
+#[derive(Clone, Debug, Serialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub struct BtcOutputView {
+    /// Address.
+    pub address: String,
+    /// Amount in BTC.
+    pub amount: String,
+    /// Sats.
+    pub sats: String,
+    /// Change back to this account.
+    pub change: bool,
+    /// In the user's currency, when a price is known.
+    pub fiat: Option<String>,
+}
+
+/// What the user reviews before signing a Bitcoin transaction.
+#[derive(Clone, Debug, Serialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub struct BtcReview {
+    /// Review id for confirm / export / import.
+    pub id: u32,
+    /// "send", "fee bump" or "CPFP".
+    pub kind: String,
+    /// Every output.
+    pub outputs: Vec<BtcOutputView>,
+    /// Coins spent.
+    pub inputs: u32,
+    /// Fee in BTC.
+    pub fee: String,
+    /// Fee in sats.
+    pub fee_sats: String,
+    /// Fee in the user's currency.
+    pub fee_fiat: Option<String>,
+    /// Fee rate, sat/vB with one decimal.
+    pub fee_rate: String,
+    /// Fee as a share of what is sent ("0.42 %").
+    pub fee_share: String,
+    /// Shown above the Send button when the fee is high.
+    pub warning: Option<String>,
+    /// Replaceable (RBF).
+    pub rbf: bool,
+    /// Who signs.
+    pub signer_name: String,
+    /// Whether Coldlink can sign here (false: export the PSBT to an air-gapped signer).
+    pub can_sign: bool,
+    /// Network.
+    pub network: String,
+}
+
+/// A broadcast transaction.
+#[derive(Clone, Debug, Serialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub struct BtcSent {
+    /// Txid.
+    pub txid: String,
+}
+
+/// A recipient as typed.
+#[derive(Clone, Debug, Deserialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub struct RecipientInput {
+    /// Address.
+    pub address: String,
+    /// Amount as typed.
+    pub amount: String,
+    /// "btc" or "sats".
+    pub unit: String,
+}
+
+fn network_key(n: Network) -> String {
+    format!("bitcoin:{n}")
+}
+
+fn btc_text(a: Amount) -> String {
+    {
+        let s = a.to_string_in(bitcoin::Denomination::Bitcoin);
+        if s.contains('.') {
+            s.trim_end_matches('0').trim_end_matches('.').to_owned()
+        } else {
+            s
+        }
+    }
+}
+
+impl Coldlink {
+    fn btc_wallet_path(&self, row: &AccountRow) -> Result<PathBuf, AppError> {
+        let dir = self.config.data_dir().join("bitcoin");
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| AppError::internal(format!("cannot create {}: {e}", dir.display())))?;
+        Ok(dir.join(format!(
+            "{}-account-{}.sqlite",
+            row.network.as_deref().unwrap_or("bitcoin"),
+            row.id
+        )))
+    }
+
+    fn btc_row(&self, id: u32) -> Result<(AccountRow, Network, BtcAccount), AppError> {
+        let row = self
+            .with_store(|s| {
+                s.account(i64::from(id))
+                    .map_err(|e| AppError::internal(e.to_string()))
+            })?
+            .filter(|r| r.chain == "bitcoin")
+            .ok_or_else(|| AppError::new(ErrorKind::NotFound, "no such Bitcoin account"))?;
+        let network = row
+            .network
+            .as_deref()
+            .and_then(|n| Network::from_str(n).ok())
+            .ok_or_else(|| AppError::internal("the account has no network"))?;
+        match parse_watch(&row.address, network, None)? {
+            Watched::Account(a) => Ok((row, network, *a)),
+            Watched::Address(_) => Err(AppError::new(
+                ErrorKind::Unsupported,
+                "a single watched address is shown, not synced: watch its account's xpub or descriptor instead",
+            )),
+        }
+    }
+
+    fn open_wallet(&self, id: u32) -> Result<(AccountRow, Network, AccountWallet), AppError> {
+        let (row, network, acc) = self.btc_row(id)?;
+        let w = AccountWallet::open(&self.btc_wallet_path(&row)?, &acc)?;
+        Ok((row, network, w))
+    }
+
+    /// The node configured for `network`, if any, without its password.
+    pub fn btc_node(&self, network: Network) -> Result<Option<NodeSettings>, AppError> {
+        Ok(self.node_settings(network)?.map(|mut s| {
+            s.password.clear();
+            s
+        }))
+    }
+
+    fn node_settings(&self, network: Network) -> Result<Option<NodeSettings>, AppError> {
+        let raw = self.with_store(|s| {
+            s.setting(&format!("btc.node.{network}"))
+                .map_err(|e| AppError::internal(e.to_string()))
+        })?;
+        Ok(raw.and_then(|r| serde_json::from_str::<NodeSettings>(&r).ok()))
+    }
+
+    fn node(&self, network: Network) -> Result<Node, AppError> {
+        let s = self.node_settings(network)?.ok_or_else(|| {
+            AppError::new(
+                ErrorKind::Disconnected,
+                format!("no Bitcoin node is set for {network}: add one in Settings"),
+            )
+        })?;
+        Ok(to_node(&s))
+    }
+
+    /// Tests `settings` against the node and keeps them for `network` when it answers on that
+    /// network.
+    pub fn btc_set_node(
+        &self,
+        network: Network,
+        settings: NodeSettings,
+    ) -> Result<NodeStatusView, AppError> {
+        if !settings.url.starts_with("http://") && !settings.url.starts_with("https://") {
+            return Err(AppError::invalid(
+                "the node address must start with http:// (for example http://127.0.0.1:8332)",
+            ));
+        }
+        let status = to_node(&settings).check_network(network)?;
+        let text =
+            serde_json::to_string(&settings).map_err(|e| AppError::internal(e.to_string()))?;
+        self.with_store(|s| {
+            s.set_setting(&format!("btc.node.{network}"), &text)
+                .map_err(|e| AppError::internal(e.to_string()))
+        })?;
+        Ok(NodeStatusView {
+            chain: status.chain,
+            blocks: u32::try_from(status.blocks).unwrap_or(u32::MAX),
+            syncing: status.initial_download,
+        })
+    }
+
+    /// Syncs every Bitcoin account on `network` from its node and caches their balances for
+    /// the portfolio. An account that fails keeps its last known balance and says why.
+    pub fn btc_sync(&self, network: Network) -> Result<Vec<BtcBalanceView>, AppError> {
+        let node = self.node(network)?;
+        let rows =
+            self.with_store(|s| s.accounts().map_err(|e| AppError::internal(e.to_string())))?;
+        let mut views = Vec::new();
+        let mut cache = Vec::new();
+        for r in rows
+            .iter()
+            .filter(|r| r.chain == "bitcoin" && r.network.as_deref() == Some(&network.to_string()))
+        {
+            let Ok(id) = u32::try_from(r.id) else {
+                continue;
+            };
+            let Ok((_, _, mut w)) = self.open_wallet(id) else {
+                continue;
+            };
+            let (tip, error) = match w.sync_node(&node) {
+                Ok(t) => (t, None),
+                Err(e) => (w.tip(), Some(AppError::from(e).message)),
+            };
+            let b = w.balances();
+            let total = b.confirmed + b.trusted_pending + b.untrusted_pending;
+            cache.push(BalanceRow {
+                account_id: r.id,
+                network: network_key(network),
+                asset: "BTC".into(),
+                symbol: "BTC".into(),
+                decimals: 8,
+                units: total.to_sat().to_string(),
+                updated_at: unix_now(),
+            });
+            views.push(BtcBalanceView {
+                account_id: id,
+                confirmed: btc_text(b.confirmed),
+                pending: btc_text(b.trusted_pending + b.untrusted_pending),
+                tip,
+                error,
+            });
+        }
+        let key = network_key(network);
+        self.with_store(|s| {
+            s.put_balances(&key, &cache)
+                .map_err(|e| AppError::internal(e.to_string()))
+        })?;
+        Ok(views)
+    }
+
+    /// The account's next unused receive address.
+    pub fn btc_receive(&self, account_id: u32) -> Result<ReceiveView, AppError> {
+        let (row, _, mut w) = self.open_wallet(account_id)?;
+        let info = w.next_receive_info()?;
+        let address = info.0.to_string();
+        let verified = self.with_store(|s| {
+            s.setting(&verified_key(account_id, &address))
+                .map_err(|e| AppError::internal(e.to_string()))
+        })?;
+        Ok(ReceiveView {
+            uri: format!("bitcoin:{address}"),
+            address,
+            index: info.1,
+            verified: verified.is_some(),
+            can_verify: !matches!(row.signer.as_str(), "watch" | "soft"),
+            device_shows: self.device_form(&row, &info.0),
+        })
+    }
+
+    /// Shows receive address `index` on the account's device and checks that the device shows
+    /// the same address as the app; records that it was verified.
+    pub fn btc_verify_address(&self, account_id: u32, index: u32) -> Result<ReceiveView, AppError> {
+        let (row, network, acc) = self.btc_row(account_id)?;
+        let ours = acc.address(false, index)?.to_string();
+        let device = match row.signer.as_str() {
+            "watch" | "soft" => {
+                return Err(AppError::new(
+                    ErrorKind::Unsupported,
+                    "only a hardware wallet can show an address on its own screen",
+                ))
+            }
+            fp => self.device_by_fingerprint(fp)?,
+        };
+        let path = row
+            .path
+            .as_deref()
+            .and_then(|p| bitcoin::bip32::DerivationPath::from_str(p).ok())
+            .ok_or_else(|| AppError::internal("the account has no derivation path"))?;
+        let account = match path.as_ref().last() {
+            Some(bitcoin::bip32::ChildNumber::Hardened { index }) => *index,
+            _ => {
+                return Err(AppError::internal(
+                    "the account path does not end in an account",
+                ))
+            }
+        };
+        let shown = self.btc_address(&device, acc.kind, network, account, false, index, true)?;
+        if shown != ours {
+            return Err(AppError::new(
+                ErrorKind::DeviceError,
+                format!("the device showed {shown}, but this account's address is {ours}: do not use either, and check the account"),
+            ));
+        }
+        self.with_store(|s| {
+            s.set_setting(&verified_key(account_id, &ours), &unix_now().to_string())
+                .map_err(|e| AppError::internal(e.to_string()))
+        })?;
+        Ok(ReceiveView {
+            uri: format!("bitcoin:{ours}"),
+            address: ours,
+            index,
+            verified: true,
+            can_verify: true,
+            device_shows: self.device_form(&row, &acc.address(false, index)?),
+        })
+    }
+
+    /// The address as the account's device writes it, when that differs from ours.
+    fn device_form(&self, row: &AccountRow, address: &bitcoin::Address) -> Option<String> {
+        if row.network.as_deref() != Some("regtest") {
+            return None;
+        }
+        let ledger = self.devices().list().devices.iter().any(|d| {
+            d.vendor == coldlink_types::Vendor::Ledger
+                && d.fingerprint.is_some_and(|f| f.to_string() == row.signer)
+        });
+        ledger.then(|| {
+            bitcoin::Address::from_script(&address.script_pubkey(), Network::Testnet)
+                .map(|a| a.to_string())
+                .unwrap_or_default()
+        })
+    }
+
+    /// Builds a send for review. `fee` is "slow", "normal", "fast" or a sat/vB number;
+    /// `send_max_to` sends everything (after `recipients`) there; `coins` picks the coins
+    /// (txid:vout) to spend.
+    pub fn btc_prepare_send(
+        &self,
+        account_id: u32,
+        recipients: &[RecipientInput],
+        send_max_to: Option<&str>,
+        fee: &str,
+        coins: &[String],
+    ) -> Result<BtcReview, AppError> {
+        let (row, network, mut w) = self.open_wallet(account_id)?;
+        let mut req = SendRequest {
+            fee_rate: self.fee_rate(network, fee)?,
+            ..Default::default()
+        };
+        for r in recipients {
+            let unit = match r.unit.to_ascii_lowercase().as_str() {
+                "sats" | "sat" => Unit::Sats,
+                _ => Unit::Btc,
+            };
+            req.recipients.push((
+                parse_address(&r.address, network)?,
+                parse_amount(&r.amount, unit)?,
+            ));
+        }
+        if let Some(to) = send_max_to.filter(|t| !t.trim().is_empty()) {
+            req.send_max_to = Some(parse_address(to, network)?);
+        }
+        for c in coins {
+            req.coins.push(
+                OutPoint::from_str(c.trim())
+                    .map_err(|_| AppError::invalid(format!("“{c}” is not a coin (txid:vout)")))?,
+            );
+        }
+        let draft = w.build_send(&req)?;
+        self.keep_draft(row, network, draft, "send")
+    }
+
+    /// A replacement of unconfirmed send `txid` at `fee` (RBF), for review.
+    pub fn btc_bump_fee(
+        &self,
+        account_id: u32,
+        txid: &str,
+        fee: &str,
+    ) -> Result<BtcReview, AppError> {
+        let (row, network, mut w) = self.open_wallet(account_id)?;
+        let txid = parse_txid(txid)?;
+        let draft = w.bump_fee(txid, self.fee_rate(network, fee)?)?;
+        self.keep_draft(row, network, draft, "fee bump")
+    }
+
+    /// A child spending this account's outputs of stuck incoming `txid` so that both confirm
+    /// at `fee` (CPFP), for review.
+    pub fn btc_cpfp(&self, account_id: u32, txid: &str, fee: &str) -> Result<BtcReview, AppError> {
+        let (row, network, mut w) = self.open_wallet(account_id)?;
+        let txid = parse_txid(txid)?;
+        let node = self.node(network)?;
+        let entry = node.mempool_entry(txid)?.ok_or_else(|| {
+            AppError::invalid("the node does not have this transaction in its mempool (already confirmed, or never seen)")
+        })?;
+        let draft = w.cpfp(txid, entry.fee, entry.vsize, self.fee_rate(network, fee)?)?;
+        self.keep_draft(row, network, draft, "CPFP")
+    }
+
+    fn fee_rate(&self, network: Network, fee: &str) -> Result<u64, AppError> {
+        let f = fee.trim().to_ascii_lowercase();
+        if let Ok(n) = f.trim_end_matches("sat/vb").trim().parse::<u64>() {
+            return Ok(n);
+        }
+        let est = self.node(network)?.fee_estimates()?;
+        Ok(match f.as_str() {
+            "slow" => est.slow,
+            "normal" | "" => est.normal,
+            "fast" => est.fast,
+            _ => {
+                return Err(AppError::invalid(format!(
+                    "“{fee}” is not a fee: use slow, normal, fast or a number of sat/vB"
+                )))
+            }
+        })
+    }
+
+    fn keep_draft(
+        &self,
+        row: AccountRow,
+        network: Network,
+        draft: Draft,
+        what: &'static str,
+    ) -> Result<BtcReview, AppError> {
+        let r = &draft.review;
+        let fiat = |a: Amount| self.fiat_text("bitcoin", u128::from(a.to_sat()), 8);
+        let max_share_bp = self.setting_u64("btc.fee_warning_bp").unwrap_or(500);
+        let max_fee = self
+            .setting_u64("btc.fee_warning_sats")
+            .map(Amount::from_sat);
+        let mut d = self.btc_drafts.0.lock().unwrap_or_else(|p| p.into_inner());
+        d.0 += 1;
+        let id = d.0;
+        let review = BtcReview {
+            id,
+            kind: what.into(),
+            outputs: r
+                .outputs
+                .iter()
+                .map(|o| BtcOutputView {
+                    address: o.address.clone(),
+                    amount: btc_text(o.amount),
+                    sats: o.amount.to_sat().to_string(),
+                    change: o.change,
+                    fiat: fiat(o.amount),
+                })
+                .collect(),
+            inputs: r.inputs.len() as u32,
+            fee: btc_text(r.fee),
+            fee_sats: r.fee.to_sat().to_string(),
+            fee_fiat: fiat(r.fee),
+            fee_rate: format!("{}.{}", r.fee_rate_decis / 10, r.fee_rate_decis % 10),
+            fee_share: format!("{}.{:02} %", r.fee_share_bp / 100, r.fee_share_bp % 100),
+            warning: r.fee_warning(max_share_bp, max_fee),
+            rbf: r.rbf,
+            signer_name: row.signer_name.clone(),
+            can_sign: row.signer != "watch",
+            network: network.to_string(),
+        };
+        d.1.insert(
+            id,
+            Pending {
+                account_id: row.id,
+                network,
+                draft,
+                what,
+            },
+        );
+        Ok(review)
+    }
+
+    fn setting_u64(&self, key: &str) -> Option<u64> {
+        self.with_store(|s| {
+            s.setting(key)
+                .map_err(|e| AppError::internal(e.to_string()))
+        })
+        .ok()
+        .flatten()
+        .and_then(|v| v.parse().ok())
+    }
+
+    fn take_draft(&self, id: u32) -> Result<Pending, AppError> {
+        self.btc_drafts
+            .0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .1
+            .remove(&id)
+            .ok_or_else(|| {
+                AppError::new(
+                    ErrorKind::NotFound,
+                    "this review has expired: review the transaction again",
+                )
+            })
+    }
+
+    /// The unsigned PSBT of review `id`, base64, for an air-gapped signer. The review stays
+    /// open for the signed PSBT to come back.
+    pub fn btc_export_psbt(&self, id: u32) -> Result<String, AppError> {
+        let d = self.btc_drafts.0.lock().unwrap_or_else(|p| p.into_inner());
+        d.1.get(&id)
+            .map(|p| p.draft.psbt.to_string())
+            .ok_or_else(|| AppError::new(ErrorKind::NotFound, "this review has expired"))
+    }
+
+    /// Takes the signed PSBT of review `id` back (base64 text or binary file contents), checks
+    /// it against the review and broadcasts it.
+    pub fn btc_import_psbt(&self, id: u32, signed: &[u8]) -> Result<BtcSent, AppError> {
+        let signed = coldlink_btc::send::parse_psbt(signed)?;
+        let p = self.take_draft(id)?;
+        let r = self.finish_and_broadcast(&p, "PSBT import", Ok(signed));
+        if r.is_err() {
+            // A wrong file should not cost the user the review.
+            self.btc_drafts
+                .0
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .1
+                .insert(id, p);
+        }
+        r
+    }
+
+    /// Signs review `id` on the account's signer (the device shows the same outputs and fee),
+    /// checks the result, broadcasts it and records it in the journal.
+    pub fn btc_confirm_send(&self, id: u32) -> Result<BtcSent, AppError> {
+        let p = self.take_draft(id)?;
+        let row = self
+            .with_store(|s| {
+                s.account(p.account_id)
+                    .map_err(|e| AppError::internal(e.to_string()))
+            })?
+            .ok_or_else(|| AppError::new(ErrorKind::NotFound, "the account is gone"))?;
+        let (who, signed) = match row.signer.as_str() {
+            "watch" => {
+                return Err(AppError::new(
+                    ErrorKind::Unsupported,
+                    "a watch-only account cannot sign: export the PSBT to your signer",
+                ))
+            }
+            "soft" => {
+                let mut psbt = p.draft.psbt.clone();
+                let ui = self.interaction();
+                let r = self
+                    .with_soft_wallet(|w| Ok(w.sign_psbt(&mut psbt, ui.as_ref())?))
+                    .map(|_| psbt);
+                ("Software wallet".to_owned(), r)
+            }
+            fp => {
+                let r = self.device_by_fingerprint(fp).and_then(|dev| {
+                    self.btc_sign_psbt_inner(&dev, p.network, p.draft.psbt.clone())
+                        .and_then(|s| {
+                            Psbt::from_str(&s.psbt).map_err(|e| AppError::internal(e.to_string()))
+                        })
+                });
+                (format!("{} ({fp})", row.signer_name), r)
+            }
+        };
+        self.finish_and_broadcast(&p, &who, signed)
+    }
+
+    fn finish_and_broadcast(
+        &self,
+        p: &Pending,
+        who: &str,
+        signed: Result<Psbt, AppError>,
+    ) -> Result<BtcSent, AppError> {
+        let r = &p.draft.review;
+        let review = json!({
+            "kind": p.what,
+            "outputs": r.outputs.iter().map(|o| json!({
+                "address": o.address, "sats": o.amount.to_sat(), "change": o.change
+            })).collect::<Vec<_>>(),
+            "feeSats": r.fee.to_sat(),
+            "feeRateSatVb": format!("{}.{}", r.fee_rate_decis / 10, r.fee_rate_decis % 10),
+            "rbf": r.rbf,
+        });
+        let chain = network_key(p.network);
+        let account = format!("account {}", p.account_id);
+        let result = (|| {
+            let signed = signed?;
+            let id = u32::try_from(p.account_id).map_err(|_| AppError::internal("id"))?;
+            let (_, _, mut w) = self.open_wallet(id)?;
+            let tx = w.finish(&p.draft, &signed)?;
+            let node = self.node(p.network)?;
+            let txid = node.broadcast(&tx).map_err(|e| {
+                AppError::new(
+                    ErrorKind::Disconnected,
+                    format!(
+                        "Signed, not broadcast: {}",
+                        crate::error::capitalise(&e.to_string())
+                    ),
+                )
+            })?;
+            let _ = w.record_broadcast(tx, unix_now().max(0) as u64);
+            Ok(txid)
+        })();
+        match result {
+            Ok(txid) => {
+                let t = txid.to_string();
+                self.journal(who, &account, &chain, &review, "broadcast", Some(&t));
+                let _ = self.btc_sync(p.network);
+                Ok(BtcSent { txid: t })
+            }
+            Err(e) => {
+                self.journal(
+                    who,
+                    &account,
+                    &chain,
+                    &review,
+                    &crate::journal::outcome_of(&e),
+                    None,
+                );
+                Err(e)
+            }
+        }
+    }
+}
+
+fn to_node(s: &NodeSettings) -> Node {
+    Node {
+        url: s.url.trim().to_owned(),
+        auth: if s.cookie_file.trim().is_empty() {
+            NodeAuth::UserPass(s.user.clone(), s.password.clone())
+        } else {
+            NodeAuth::Cookie(PathBuf::from(s.cookie_file.trim()))
+        },
+    }
+}
+
+fn verified_key(account_id: u32, address: &str) -> String {
+    format!("btc.verified.{account_id}.{address}")
+}
+
+fn parse_txid(t: &str) -> Result<Txid, AppError> {
+    Txid::from_str(t.trim())
+        .map_err(|_| AppError::invalid(format!("“{}” is not a transaction id", t.trim())))
+}
+
+fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}

@@ -1,0 +1,304 @@
+//! Bitcoin accounts through the application services against a real node (Bitcoin Knots,
+//! regtest): a taproot account on the simulated Ledger, a segwit v0 account on the simulated
+//! Trezor One (PIN entered on the app's pad) and one on the software wallet are funded, synced,
+//! and each sends through review → sign on its signer → checks → broadcast, settling to the
+//! satoshi; "Verify on device" records the check; a device rejection, too much, a bad address
+//! and a node that goes away each say why and broadcast nothing; a watch-only account exports
+//! its PSBT, another signer signs it, and the import is checked and broadcast.
+
+use coldlink_app::{AppConfig, Coldlink, DevicePrompt, ErrorKind, NodeSettings, RecipientInput};
+use coldlink_signer::ScriptKind;
+use coldlink_testkit::Bitcoind;
+use coldlink_types::Sensitive;
+
+fn unlock_trezor(app: &Coldlink, id: &str, pin: &str) {
+    let unlocking = {
+        let app = app.clone();
+        let id = id.to_owned();
+        std::thread::spawn(move || app.master_fingerprint(&id))
+    };
+    while app.device_prompt() != Some(DevicePrompt::PinMatrix) {
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    let screen = app
+        .demo_screens()
+        .into_iter()
+        .find(|s| s.device_id == id)
+        .expect("screen");
+    let positions = coldlink_sim::trezor::positions_for_pin(&screen.fields[0].1, pin).expect("pad");
+    app.answer_pin_matrix(&positions).expect("answered");
+    unlocking.join().expect("thread").expect("unlocked");
+}
+
+fn mempool(node: &Bitcoind) -> Vec<String> {
+    serde_json::from_str::<Vec<String>>(&node.cli(&["getrawmempool"]).expect("mempool"))
+        .expect("json")
+}
+
+fn sats(btc: &str) -> u64 {
+    bitcoin::Amount::from_str_in(btc, bitcoin::Denomination::Bitcoin)
+        .expect("amount")
+        .to_sat()
+}
+
+#[test]
+fn fund_sync_send_with_every_signer_and_refuse_what_is_wrong() {
+    let node = Bitcoind::start("app-btc");
+    node.cli(&["createwallet", "miner"]).expect("wallet");
+    let miner = node.cli(&["getnewaddress", "", "bech32"]).expect("address");
+    let mine = |n: &str| {
+        node.cli(&["generatetoaddress", n, &miner]).expect("mine");
+    };
+    mine("101");
+    let dir = std::env::temp_dir().join(format!("coldlink-app-btc-data-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let app = Coldlink::new(AppConfig {
+        data_dir: Some(dir.clone()),
+        ..Default::default()
+    });
+    let regtest = bitcoin::Network::Regtest;
+
+    // The node: tested before it is kept, on the right network only.
+    let settings = NodeSettings {
+        url: node.url(),
+        cookie_file: String::new(),
+        user: "coldlink".into(),
+        password: "coldlink".into(),
+    };
+    let e = app
+        .btc_set_node(bitcoin::Network::Bitcoin, settings.clone())
+        .expect_err("a regtest node for mainnet");
+    assert!(e.message.contains("runs regtest"), "{}", e.message);
+    let mut wrong = settings.clone();
+    wrong.password = "nope".into();
+    assert!(app.btc_set_node(regtest, wrong).is_err(), "bad login");
+    let status = app.btc_set_node(regtest, settings).expect("node");
+    assert_eq!(status.chain, "regtest");
+    assert_eq!(status.blocks, 101);
+    assert_eq!(
+        app.btc_node(regtest).expect("read").expect("set").password,
+        "",
+        "the password is not handed back"
+    );
+
+    // Three signers.
+    let demo = app.start_demo().expect("demo devices");
+    unlock_trezor(&app, &demo.trezor_id, &demo.trezor_pin);
+    app.wallet_set_kdf(coldlink_keystore::KdfParams::INSECURE_FOR_TESTS);
+    app.wallet_restore(
+        &Sensitive::new(
+            "legal winner thank year wave sausage worth useful legal winner thank yellow".into(),
+        ),
+        &Sensitive::new(String::new()),
+        &Sensitive::new("password1".into()),
+        false,
+    )
+    .expect("software wallet");
+    let ledger = app
+        .btc_add_account(&demo.id, ScriptKind::Taproot, regtest, 0, None, "")
+        .expect("ledger taproot");
+    let trezor = app
+        .btc_add_account(
+            &demo.trezor_id,
+            ScriptKind::NativeSegwit,
+            regtest,
+            0,
+            None,
+            "",
+        )
+        .expect("trezor segwit");
+    let soft = app
+        .btc_add_account("soft", ScriptKind::NativeSegwit, regtest, 0, None, "")
+        .expect("software segwit");
+
+    // Receive, verified on the device before it is used.
+    let r = app.btc_receive(ledger.id).expect("receive");
+    assert!(r.address.starts_with("bcrt1p"));
+    assert_eq!(r.address, ledger.first_address);
+    assert!(r.can_verify && !r.verified);
+    assert_eq!(r.uri, format!("bitcoin:{}", r.address));
+    let v = app
+        .btc_verify_address(ledger.id, r.index)
+        .expect("shown on the device");
+    assert!(v.verified);
+    // The Ledger's Bitcoin Test app writes regtest addresses in testnet form; the app says
+    // what the screen will show, and it is what the screen shows.
+    let shows = v.device_shows.clone().expect("testnet form");
+    assert!(shows.starts_with("tb1p"), "{shows}");
+    assert_eq!(r.device_shows.as_deref(), Some(shows.as_str()));
+    let screens = app.demo_screens();
+    assert!(
+        screens
+            .iter()
+            .any(|s| s.fields.iter().any(|(_, value)| *value == shows)),
+        "the device screen showed the address: {screens:?}"
+    );
+    let again = app.btc_receive(ledger.id).expect("receive");
+    assert_eq!(again.address, r.address, "unused, so the same address");
+    assert!(again.verified, "and remembered as verified");
+    let rs = app.btc_receive(soft.id).expect("receive");
+    assert!(!rs.can_verify);
+    let e = app.btc_verify_address(soft.id, 0).expect_err("no screen");
+    assert_eq!(e.kind, ErrorKind::Unsupported);
+
+    // Fund all three, sync, balances exact.
+    for a in [&ledger, &trezor, &soft] {
+        let to = app.btc_receive(a.id).expect("receive").address;
+        node.cli(&["sendtoaddress", &to, "0.5"]).expect("fund");
+    }
+    mine("1");
+    let synced = app.btc_sync(regtest).expect("sync");
+    assert_eq!(synced.len(), 3);
+    for s in &synced {
+        assert_eq!(s.confirmed, "0.5", "{s:?}");
+        assert_eq!(s.tip, 102);
+        assert!(s.error.is_none());
+    }
+
+    // Each signer sends 0.1 BTC: review, sign, check, broadcast; then settle to the satoshi.
+    let pay = |amount: &str, unit: &str| {
+        vec![RecipientInput {
+            address: miner.clone(),
+            amount: amount.into(),
+            unit: unit.into(),
+        }]
+    };
+    let mut fees = Vec::new();
+    for a in [&ledger, &trezor, &soft] {
+        let review = app
+            .btc_prepare_send(a.id, &pay("10000000", "sats"), None, "3", &[])
+            .expect("review");
+        assert_eq!(review.outputs.len(), 2);
+        assert_eq!(review.outputs.iter().filter(|o| o.change).count(), 1);
+        let out = review.outputs.iter().find(|o| !o.change).expect("payment");
+        assert_eq!(
+            (out.address.as_str(), out.amount.as_str()),
+            (miner.as_str(), "0.1")
+        );
+        assert_eq!(review.fee_rate, "3.0", "{review:?}");
+        assert!(review.rbf);
+        assert!(review.warning.is_none());
+        assert!(review.can_sign);
+        let sent = app
+            .btc_confirm_send(review.id)
+            .expect("signed and broadcast");
+        assert!(
+            mempool(&node).contains(&sent.txid),
+            "{} in the mempool",
+            sent.txid
+        );
+        assert!(
+            app.btc_confirm_send(review.id).is_err(),
+            "a review is used once"
+        );
+        fees.push(review.fee_sats.parse::<u64>().expect("fee"));
+    }
+    mine("1");
+    let synced = app.btc_sync(regtest).expect("sync");
+    for (s, fee) in synced.iter().zip(&fees) {
+        assert_eq!(
+            sats(&s.confirmed),
+            50_000_000 - 10_000_000 - fee,
+            "to the satoshi: {s:?}"
+        );
+    }
+    let journal = app.journal_entries().expect("journal");
+    assert_eq!(
+        journal.iter().filter(|j| j.outcome == "broadcast").count(),
+        3
+    );
+
+    // Refusals: the device says no, too much, a bad address, a fee warning.
+    app.demo_reject_next(&demo.id).expect("demo control");
+    let review = app
+        .btc_prepare_send(ledger.id, &pay("0.01", "btc"), None, "2", &[])
+        .expect("review");
+    let e = app.btc_confirm_send(review.id).expect_err("rejected");
+    assert_eq!(e.kind, ErrorKind::Rejected, "{}", e.message);
+    assert!(mempool(&node).is_empty(), "nothing broadcast");
+    assert_eq!(
+        app.journal_entries().expect("journal")[0].outcome,
+        "rejected"
+    );
+    let e = app
+        .btc_prepare_send(trezor.id, &pay("5", "btc"), None, "2", &[])
+        .expect_err("too much");
+    assert!(e.message.contains("Not enough funds"), "{}", e.message);
+    let e = app
+        .btc_prepare_send(
+            trezor.id,
+            &[RecipientInput {
+                address: "bc1qcr8te4kr609gcawutmrza0j4xv80jy8z306fyu".into(),
+                amount: "0.01".into(),
+                unit: "btc".into(),
+            }],
+            None,
+            "2",
+            &[],
+        )
+        .expect_err("mainnet address");
+    assert_eq!(e.kind, ErrorKind::InvalidInput);
+    assert!(e.message.contains("mainnet"), "{}", e.message);
+    let small = app
+        .btc_prepare_send(soft.id, &pay("1000", "sats"), None, "50", &[])
+        .expect("review");
+    assert!(
+        small
+            .warning
+            .as_deref()
+            .is_some_and(|w| w.contains("% of the amount sent")),
+        "{small:?}"
+    );
+
+    // Watch-only: export, sign elsewhere (the Ledger), import; a wrong file keeps the review.
+    let watch = app
+        .btc_add_account(
+            "watch",
+            ScriptKind::Taproot,
+            regtest,
+            0,
+            Some(&ledger.descriptor),
+            "Cold",
+        )
+        .expect("watch");
+    app.btc_sync(regtest).expect("sync");
+    let review = app
+        .btc_prepare_send(watch.id, &[], Some(&miner), "2", &[])
+        .expect("send max");
+    assert!(!review.can_sign);
+    assert_eq!(review.outputs.len(), 1);
+    let e = app.btc_confirm_send(review.id).expect_err("cannot sign");
+    assert_eq!(e.kind, ErrorKind::Unsupported);
+    let review = app
+        .btc_prepare_send(watch.id, &[], Some(&miner), "2", &[])
+        .expect("send max");
+    let psbt = app.btc_export_psbt(review.id).expect("export");
+    let signed = app
+        .btc_sign_psbt(&demo.id, regtest, psbt.as_bytes())
+        .expect("signed elsewhere");
+    assert!(app.btc_import_psbt(review.id, b"garbage").is_err());
+    let e = app
+        .btc_import_psbt(review.id, psbt.as_bytes())
+        .expect_err("unsigned");
+    assert!(e.message.contains("not signed"), "{}", e.message);
+    let sent = app
+        .btc_import_psbt(review.id, signed.psbt.as_bytes())
+        .expect("imported and broadcast");
+    assert!(mempool(&node).contains(&sent.txid));
+
+    // The node goes away: a clear error per account, the last balances kept.
+    node.cli(&["stop"]).expect("stop");
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let synced = app.btc_sync(regtest).expect("still answers");
+    for s in &synced {
+        let e = s.error.as_deref().expect("an error");
+        assert!(e.contains("cannot be reached"), "{e}");
+    }
+    assert_eq!(
+        sats(&synced[1].confirmed),
+        50_000_000 - 10_000_000 - fees[1],
+        "last known state"
+    );
+    app.stop_demo();
+    let _ = std::fs::remove_dir_all(&dir);
+}
