@@ -386,6 +386,16 @@ impl Coldlink {
     /// Shows receive address `index` on the account's device and checks that the device shows
     /// the same address as the app; records that it was verified.
     pub fn btc_verify_address(&self, account_id: u32, index: u32) -> Result<ReceiveView, AppError> {
+        self.btc_verify_address_on(account_id, index, None)
+    }
+
+    /// [`Self::btc_verify_address`] on a device named by id (the command line's `--device`).
+    pub fn btc_verify_address_on(
+        &self,
+        account_id: u32,
+        index: u32,
+        device: Option<&str>,
+    ) -> Result<ReceiveView, AppError> {
         let (row, network, acc) = self.btc_row(account_id)?;
         let ours = acc.address(false, index)?.to_string();
         let device = match row.signer.as_str() {
@@ -395,7 +405,7 @@ impl Coldlink {
                     "only a hardware wallet can show an address on its own screen",
                 ))
             }
-            fp => self.device_by_fingerprint(fp)?,
+            fp => self.holder(fp, device)?,
         };
         let path = row
             .path
@@ -429,6 +439,24 @@ impl Coldlink {
             can_verify: true,
             device_shows: self.device_form(&row, &acc.address(false, index)?),
         })
+    }
+
+    /// The device holding the keys of fingerprint `fp`: the one named (checked), or the
+    /// connected one with that fingerprint.
+    fn holder(&self, fp: &str, device: Option<&str>) -> Result<String, AppError> {
+        let Some(d) = device else {
+            return self.device_by_fingerprint(fp);
+        };
+        let got = self.master_fingerprint(d)?;
+        if got != fp {
+            return Err(AppError::new(
+                ErrorKind::NotFound,
+                format!(
+                    "this device (fingerprint {got}) does not hold this account (fingerprint {fp})"
+                ),
+            ));
+        }
+        Ok(d.to_owned())
     }
 
     /// The address as the account's device writes it, when that differs from ours.
@@ -609,6 +637,15 @@ impl Coldlink {
             })
     }
 
+    /// Reviews an unsigned PSBT made elsewhere (or exported earlier) that spends this
+    /// account's coins, so that its signed copy can be checked against it and broadcast.
+    pub fn btc_review_psbt(&self, account_id: u32, unsigned: &[u8]) -> Result<BtcReview, AppError> {
+        let psbt = coldlink_btc::send::parse_psbt(unsigned)?;
+        let (row, network, w) = self.open_wallet(account_id)?;
+        let review = w.review(&psbt)?;
+        self.keep_draft(row, network, Draft { psbt, review }, "PSBT")
+    }
+
     /// The unsigned PSBT of review `id`, base64, for an air-gapped signer. The review stays
     /// open for the signed PSBT to come back.
     pub fn btc_export_psbt(&self, id: u32) -> Result<String, AppError> {
@@ -639,6 +676,12 @@ impl Coldlink {
     /// Signs review `id` on the account's signer (the device shows the same outputs and fee),
     /// checks the result, broadcasts it and records it in the journal.
     pub fn btc_confirm_send(&self, id: u32) -> Result<BtcSent, AppError> {
+        self.btc_confirm_send_on(id, None)
+    }
+
+    /// [`Self::btc_confirm_send`] on a device named by id (the command line's `--device`),
+    /// which must hold the account's keys.
+    pub fn btc_confirm_send_on(&self, id: u32, device: Option<&str>) -> Result<BtcSent, AppError> {
         let p = self.take_draft(id)?;
         let row = self
             .with_store(|s| {
@@ -662,7 +705,7 @@ impl Coldlink {
                 ("Software wallet".to_owned(), r)
             }
             fp => {
-                let r = self.device_by_fingerprint(fp).and_then(|dev| {
+                let r = self.holder(fp, device).and_then(|dev| {
                     self.btc_sign_psbt_inner(&dev, p.network, p.draft.psbt.clone())
                         .and_then(|s| {
                             Psbt::from_str(&s.psbt).map_err(|e| AppError::internal(e.to_string()))

@@ -8,6 +8,7 @@ use clap::{Args, Parser, Subcommand};
 use coldlink_app::{parse_chain, parse_kind, AppError, Coldlink, DeviceList, EvmTxRequest};
 use serde_json::json;
 
+mod btc;
 mod hwi;
 mod terminal;
 
@@ -25,7 +26,7 @@ struct Cli {
 
 /// Which device to use.
 #[derive(Args)]
-struct Select {
+pub(crate) struct Select {
     /// Device id from `coldlink devices` (hid:…, speculos:HOST:PORT) or sim:ledger (demo).
     #[arg(long, conflicts_with = "fingerprint")]
     device: Option<String>,
@@ -80,7 +81,7 @@ enum Command {
 }
 
 #[derive(Subcommand)]
-enum Btc {
+pub(crate) enum Btc {
     /// Print (and with --display, show on the device) an address of a default wallet.
     Address {
         #[command(flatten)]
@@ -151,6 +152,105 @@ enum Btc {
         /// main, test, signet or regtest.
         #[arg(long, default_value = "main")]
         chain: String,
+    },
+    /// Set (after a connection test) the Bitcoin Core / Knots node a network syncs from.
+    Node {
+        /// main, test, signet or regtest.
+        #[arg(long, default_value = "main")]
+        chain: String,
+        /// RPC address, e.g. http://127.0.0.1:8332.
+        #[arg(long)]
+        url: String,
+        /// The node's .cookie file (preferred over user/password).
+        #[arg(long, default_value = "")]
+        cookie: String,
+        /// rpcuser.
+        #[arg(long, default_value = "")]
+        user: String,
+        /// rpcpassword.
+        #[arg(long, default_value = "")]
+        password: String,
+    },
+    /// Sync every account of a network from its node; prints balances.
+    Sync {
+        /// main, test, signet or regtest.
+        #[arg(long, default_value = "main")]
+        chain: String,
+    },
+    /// The next unused receive address of an account.
+    Receive {
+        #[command(flatten)]
+        select: Select,
+        /// Account id (see `btc accounts`).
+        #[arg(long)]
+        account: u32,
+        /// Show it on the account's device and check it matches.
+        #[arg(long)]
+        verify_on_device: bool,
+    },
+    /// Send: review, sign on the account's signer, check, broadcast. With --psbt-out, stop
+    /// before signing and write the unsigned PSBT (base64) for an air-gapped signer.
+    Send {
+        #[command(flatten)]
+        select: Select,
+        /// Account id.
+        #[arg(long)]
+        account: u32,
+        /// Recipient address (repeat with --amount for several).
+        #[arg(long)]
+        to: Vec<String>,
+        /// Amount for each --to, in BTC (or sats with --sats).
+        #[arg(long)]
+        amount: Vec<String>,
+        /// Amounts are in satoshis.
+        #[arg(long)]
+        sats: bool,
+        /// Send everything left to this address (send max).
+        #[arg(long)]
+        max_to: Option<String>,
+        /// slow, normal, fast or sat/vB.
+        #[arg(long, default_value = "normal")]
+        fee: String,
+        /// Spend exactly these coins (txid:vout), repeatable.
+        #[arg(long)]
+        coin: Vec<String>,
+        /// Write the unsigned PSBT here and stop.
+        #[arg(long)]
+        psbt_out: Option<String>,
+    },
+    /// Replace an unconfirmed send with a higher fee (RBF), or with --cpfp pull a stuck
+    /// incoming payment through with a child; then sign and broadcast like `send`.
+    Bump {
+        #[command(flatten)]
+        select: Select,
+        /// Account id.
+        #[arg(long)]
+        account: u32,
+        /// The transaction.
+        #[arg(long)]
+        txid: String,
+        /// New fee rate: slow, normal, fast or sat/vB.
+        #[arg(long)]
+        fee: String,
+        /// Child-pays-for-parent instead of replacing.
+        #[arg(long)]
+        cpfp: bool,
+        /// Write the unsigned PSBT here and stop.
+        #[arg(long)]
+        psbt_out: Option<String>,
+    },
+    /// Check a signed PSBT against the unsigned one (both base64 or @file), finalise, verify
+    /// and broadcast it.
+    Finish {
+        /// Account id.
+        #[arg(long)]
+        account: u32,
+        /// The unsigned PSBT as exported.
+        #[arg(long)]
+        unsigned: String,
+        /// The signed PSBT.
+        #[arg(long)]
+        signed: String,
     },
 }
 
@@ -294,7 +394,7 @@ fn main() -> ExitCode {
     }
 }
 
-fn device(app: &Coldlink, s: &Select) -> Result<String, AppError> {
+pub(crate) fn device(app: &Coldlink, s: &Select) -> Result<String, AppError> {
     match (&s.device, &s.fingerprint) {
         (Some(d), _) => Ok(d.clone()),
         (None, Some(fp)) => app.device_by_fingerprint(fp),
@@ -411,6 +511,7 @@ fn run(cli: &Cli) -> Result<(), AppError> {
                 }
             }
         }
+        Command::Btc(cmd) => btc::run(&app, cli.json, cmd)?,
         Command::Fingerprint(s) => emit(
             cli.json,
             "fingerprint",
