@@ -6,6 +6,10 @@
 use std::{sync::Mutex, time::Duration};
 
 use coldlink_app::{
+    parse_chain, parse_kind, BtcAccountView, BtcBalanceView, BtcReview, BtcSent, NodeSettings,
+    NodeStatusView, ReceiveView, RecipientInput,
+};
+use coldlink_app::{
     AppError, AppInfo, Catalogue, Coldlink, CreatedWallet, DemoDevice, DemoModeView, DemoScreen,
     DeviceList, DevicePrompt, DeviceWatch, EvmAccountView, EvmNetworkView, JournalView, NewPhrase,
     PortfolioView, SendReview, SendView, Support, TokenAmountView, ValuePoint, WalletStatus,
@@ -517,6 +521,173 @@ fn lean_webview<R: tauri::Runtime>(window: &tauri::WebviewWindow<R>) {
     let _ = window;
 }
 
+/// The Bitcoin accounts of a network (main, test, signet, regtest).
+#[tauri::command]
+#[specta::specta]
+async fn btc_accounts(
+    network: String,
+    app: State<'_, Coldlink>,
+) -> Result<Vec<BtcAccountView>, AppError> {
+    let app = app.inner().clone();
+    blocking(move || app.btc_accounts(parse_chain(&network)?)).await
+}
+
+/// Adds a Bitcoin account: signer is a device id, "soft" or "watch" (with `watch`).
+#[tauri::command]
+#[specta::specta]
+#[allow(clippy::too_many_arguments)]
+async fn btc_add_account(
+    signer: String,
+    kind: String,
+    network: String,
+    index: u32,
+    watch: Option<String>,
+    label: String,
+    app: State<'_, Coldlink>,
+) -> Result<BtcAccountView, AppError> {
+    let app = app.inner().clone();
+    blocking(move || {
+        app.btc_add_account(
+            &signer,
+            parse_kind(&kind)?,
+            parse_chain(&network)?,
+            index,
+            watch.as_deref(),
+            &label,
+        )
+    })
+    .await
+}
+
+/// The node a network syncs from (without its password).
+#[tauri::command]
+#[specta::specta]
+async fn btc_node(
+    network: String,
+    app: State<'_, Coldlink>,
+) -> Result<Option<NodeSettings>, AppError> {
+    let app = app.inner().clone();
+    blocking(move || app.btc_node(parse_chain(&network)?)).await
+}
+
+/// Tests and keeps the node of a network.
+#[tauri::command]
+#[specta::specta]
+async fn btc_set_node(
+    network: String,
+    settings: NodeSettings,
+    app: State<'_, Coldlink>,
+) -> Result<NodeStatusView, AppError> {
+    let app = app.inner().clone();
+    blocking(move || app.btc_set_node(parse_chain(&network)?, settings)).await
+}
+
+/// Syncs every account of a network.
+#[tauri::command]
+#[specta::specta]
+async fn btc_sync(
+    network: String,
+    app: State<'_, Coldlink>,
+) -> Result<Vec<BtcBalanceView>, AppError> {
+    let app = app.inner().clone();
+    blocking(move || app.btc_sync(parse_chain(&network)?)).await
+}
+
+/// The next unused receive address of an account.
+#[tauri::command]
+#[specta::specta]
+async fn btc_receive(account: u32, app: State<'_, Coldlink>) -> Result<ReceiveView, AppError> {
+    let app = app.inner().clone();
+    blocking(move || app.btc_receive(account)).await
+}
+
+/// Shows a receive address on the account's device and records the check.
+#[tauri::command]
+#[specta::specta]
+async fn btc_verify_address(
+    account: u32,
+    index: u32,
+    app: State<'_, Coldlink>,
+) -> Result<ReceiveView, AppError> {
+    let app = app.inner().clone();
+    blocking(move || app.btc_verify_address(account, index)).await
+}
+
+/// Builds a Bitcoin send for review.
+#[tauri::command]
+#[specta::specta]
+async fn btc_prepare_send(
+    account: u32,
+    recipients: Vec<RecipientInput>,
+    send_max_to: Option<String>,
+    fee: String,
+    coins: Vec<String>,
+    app: State<'_, Coldlink>,
+) -> Result<BtcReview, AppError> {
+    let app = app.inner().clone();
+    blocking(move || {
+        app.btc_prepare_send(account, &recipients, send_max_to.as_deref(), &fee, &coins)
+    })
+    .await
+}
+
+/// A fee bump (RBF) of an unconfirmed send, or with `cpfp` a child for a stuck payment.
+#[tauri::command]
+#[specta::specta]
+async fn btc_bump(
+    account: u32,
+    txid: String,
+    fee: String,
+    cpfp: bool,
+    app: State<'_, Coldlink>,
+) -> Result<BtcReview, AppError> {
+    let app = app.inner().clone();
+    blocking(move || {
+        if cpfp {
+            app.btc_cpfp(account, &txid, &fee)
+        } else {
+            app.btc_bump_fee(account, &txid, &fee)
+        }
+    })
+    .await
+}
+
+/// Signs the reviewed transaction on its signer, checks and broadcasts it.
+#[tauri::command]
+#[specta::specta]
+async fn btc_confirm_send(review: u32, app: State<'_, Coldlink>) -> Result<BtcSent, AppError> {
+    let app = app.inner().clone();
+    blocking(move || app.btc_confirm_send(review)).await
+}
+
+/// The unsigned PSBT of a review, base64.
+#[tauri::command]
+#[specta::specta]
+async fn btc_export_psbt(review: u32, app: State<'_, Coldlink>) -> Result<String, AppError> {
+    let app = app.inner().clone();
+    blocking(move || app.btc_export_psbt(review)).await
+}
+
+/// A signed PSBT (base64) for a review: checked against it, then broadcast.
+#[tauri::command]
+#[specta::specta]
+async fn btc_import_psbt(
+    review: u32,
+    psbt: String,
+    app: State<'_, Coldlink>,
+) -> Result<BtcSent, AppError> {
+    let app = app.inner().clone();
+    blocking(move || app.btc_import_psbt(review, psbt.as_bytes())).await
+}
+
+/// Makes a demo device reject its next confirmation.
+#[tauri::command]
+#[specta::specta]
+async fn demo_reject_next(device: String, app: State<'_, Coldlink>) -> Result<(), AppError> {
+    let app = app.inner().clone();
+    blocking(move || app.demo_reject_next(&device)).await
+}
+
 /// The command and event registry; also what generates `ui/src/lib/api/bindings.ts`.
 pub fn specta_builder<R: tauri::Runtime>() -> tauri_specta::Builder<R> {
     tauri_specta::Builder::<R>::new()
@@ -549,6 +720,19 @@ pub fn specta_builder<R: tauri::Runtime>() -> tauri_specta::Builder<R> {
             evm_confirm_send,
             evm_send_status,
             evm_sends,
+            btc_accounts,
+            btc_add_account,
+            btc_node,
+            btc_set_node,
+            btc_sync,
+            btc_receive,
+            btc_verify_address,
+            btc_prepare_send,
+            btc_bump,
+            btc_confirm_send,
+            btc_export_psbt,
+            btc_import_psbt,
+            demo_reject_next,
             device_support,
             device_fingerprint,
             device_prompt,

@@ -399,6 +399,16 @@ impl AccountWallet {
     /// The virtual size of `psbt` once its inputs are signed (an upper bound: longest
     /// signatures).
     fn signed_vsize(&self, psbt: &Psbt) -> Result<u64, SendError> {
+        let satisfaction = |k| {
+            self.wallet
+                .public_descriptor(k)
+                .max_weight_to_satisfy()
+                .map_err(|e| SendError::Build(e.to_string()))
+        };
+        let (external, internal) = (
+            satisfaction(KeychainKind::External)?,
+            satisfaction(KeychainKind::Internal)?,
+        );
         let mut weight = psbt.unsigned_tx.weight();
         let mut segwit = false;
         for input in &psbt.unsigned_tx.input {
@@ -409,10 +419,10 @@ impl AccountWallet {
                 .wallet
                 .derivation_of_spk(spk.clone())
                 .ok_or_else(|| SendError::Build("an input is not this account's".into()))?;
-            let desc = self.wallet.public_descriptor(keychain);
-            let sat = desc
-                .max_weight_to_satisfy()
-                .map_err(|e| SendError::Build(e.to_string()))?;
+            let sat = match keychain {
+                KeychainKind::External => external,
+                KeychainKind::Internal => internal,
+            };
             segwit |= spk.is_witness_program() || spk.is_p2sh();
             weight += sat;
         }
@@ -425,14 +435,10 @@ impl AccountWallet {
     }
 
     fn spent_output(&self, psbt: &Psbt, op: OutPoint) -> Result<TxOut, SendError> {
-        // Our own record first: a PSBT's claims about what it spends are not trusted.
-        if let Some(u) = self.wallet.get_utxo(op) {
-            return Ok(u.txout);
-        }
-        if let Some(tx) = self.wallet.get_tx(op.txid) {
-            if let Some(o) = tx.tx_node.tx.output.get(op.vout as usize) {
-                return Ok(o.clone());
-            }
+        // Our own record first (a direct lookup in the transaction graph): a PSBT's claims
+        // about what it spends are not trusted.
+        if let Some(o) = self.wallet.tx_graph().get_txout(op) {
+            return Ok(o.clone());
         }
         let i = psbt
             .unsigned_tx

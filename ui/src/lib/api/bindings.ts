@@ -59,6 +59,32 @@ export const commands = {
 	evmSendStatus: (network: string, hash: string) => typedError<string, AppError>(__TAURI_INVOKE("evm_send_status", { network, hash })),
 	/**  The sends made from the app. */
 	evmSends: (network: string) => typedError<SendView[], AppError>(__TAURI_INVOKE("evm_sends", { network })),
+	/**  The Bitcoin accounts of a network (main, test, signet, regtest). */
+	btcAccounts: (network: string) => typedError<BtcAccountView[], AppError>(__TAURI_INVOKE("btc_accounts", { network })),
+	/**  Adds a Bitcoin account: signer is a device id, "soft" or "watch" (with `watch`). */
+	btcAddAccount: (signer: string, kind: string, network: string, index: number, watch: string | null, label: string) => typedError<BtcAccountView, AppError>(__TAURI_INVOKE("btc_add_account", { signer, kind, network, index, watch, label })),
+	/**  The node a network syncs from (without its password). */
+	btcNode: (network: string) => typedError<NodeSettings | null, AppError>(__TAURI_INVOKE("btc_node", { network })),
+	/**  Tests and keeps the node of a network. */
+	btcSetNode: (network: string, settings: NodeSettings) => typedError<NodeStatusView, AppError>(__TAURI_INVOKE("btc_set_node", { network, settings })),
+	/**  Syncs every account of a network. */
+	btcSync: (network: string) => typedError<BtcBalanceView[], AppError>(__TAURI_INVOKE("btc_sync", { network })),
+	/**  The next unused receive address of an account. */
+	btcReceive: (account: number) => typedError<ReceiveView, AppError>(__TAURI_INVOKE("btc_receive", { account })),
+	/**  Shows a receive address on the account's device and records the check. */
+	btcVerifyAddress: (account: number, index: number) => typedError<ReceiveView, AppError>(__TAURI_INVOKE("btc_verify_address", { account, index })),
+	/**  Builds a Bitcoin send for review. */
+	btcPrepareSend: (account: number, recipients: RecipientInput[], sendMaxTo: string | null, fee: string, coins: string[]) => typedError<BtcReview, AppError>(__TAURI_INVOKE("btc_prepare_send", { account, recipients, sendMaxTo, fee, coins })),
+	/**  A fee bump (RBF) of an unconfirmed send, or with `cpfp` a child for a stuck payment. */
+	btcBump: (account: number, txid: string, fee: string, cpfp: boolean) => typedError<BtcReview, AppError>(__TAURI_INVOKE("btc_bump", { account, txid, fee, cpfp })),
+	/**  Signs the reviewed transaction on its signer, checks and broadcasts it. */
+	btcConfirmSend: (review: number) => typedError<BtcSent, AppError>(__TAURI_INVOKE("btc_confirm_send", { review })),
+	/**  The unsigned PSBT of a review, base64. */
+	btcExportPsbt: (review: number) => typedError<string, AppError>(__TAURI_INVOKE("btc_export_psbt", { review })),
+	/**  A signed PSBT (base64) for a review: checked against it, then broadcast. */
+	btcImportPsbt: (review: number, psbt: string) => typedError<BtcSent, AppError>(__TAURI_INVOKE("btc_import_psbt", { review, psbt })),
+	/**  Makes a demo device reject its next confirmation. */
+	demoRejectNext: (device: string) => typedError<null, AppError>(__TAURI_INVOKE("demo_reject_next", { device })),
 	/**  Coldlink's support per catalogue model, computed by exercising each driver. */
 	deviceSupport: () => typedError<{ [key in string]: Support }, AppError>(__TAURI_INVOKE("device_support")),
 	/**
@@ -151,6 +177,90 @@ export type AssetLine = {
 	valueExact: string | null,
 	/**  Share of the total in percent (2 places), when priced. */
 	share: string | null,
+};
+
+/**  A Bitcoin account for people and scripts. */
+export type BtcAccountView = {
+	/**  Id. */
+	id: number,
+	/**  Label. */
+	label: string,
+	/**  Signer key: fingerprint, "soft" or "watch". */
+	signer: string,
+	/**  Signer's name. */
+	signerName: string,
+	/**  The receive descriptor (or the watched address). */
+	descriptor: string,
+	/**  The first receive address. */
+	firstAddress: string,
+	/**  Network ("bitcoin", "testnet", "signet", "regtest"). */
+	network: string,
+};
+
+/**  An account after a sync. */
+export type BtcBalanceView = {
+	/**  Account id. */
+	accountId: number,
+	/**  Confirmed, in BTC. */
+	confirmed: string,
+	/**  Unconfirmed, in BTC (ours and incoming). */
+	pending: string,
+	/**  Best block seen. */
+	tip: number,
+	/**  Why this account could not be synced now (its last known balance is shown). */
+	error: string | null,
+};
+
+/**  One output in a Bitcoin review. */
+export type BtcOutputView = {
+	/**  Address. */
+	address: string,
+	/**  Amount in BTC. */
+	amount: string,
+	/**  Sats. */
+	sats: string,
+	/**  Change back to this account. */
+	change: boolean,
+	/**  In the user's currency, when a price is known. */
+	fiat: string | null,
+};
+
+/**  What the user reviews before signing a Bitcoin transaction. */
+export type BtcReview = {
+	/**  Review id for confirm / export / import. */
+	id: number,
+	/**  "send", "fee bump" or "CPFP". */
+	kind: string,
+	/**  Every output. */
+	outputs: BtcOutputView[],
+	/**  Coins spent. */
+	inputs: number,
+	/**  Fee in BTC. */
+	fee: string,
+	/**  Fee in sats. */
+	feeSats: string,
+	/**  Fee in the user's currency. */
+	feeFiat: string | null,
+	/**  Fee rate, sat/vB with one decimal. */
+	feeRate: string,
+	/**  Fee as a share of what is sent ("0.42 %"). */
+	feeShare: string,
+	/**  Shown above the Send button when the fee is high. */
+	warning: string | null,
+	/**  Replaceable (RBF). */
+	rbf: boolean,
+	/**  Who signs. */
+	signerName: string,
+	/**  Whether Coldlink can sign here (false: export the PSBT to an air-gapped signer). */
+	canSign: boolean,
+	/**  Network. */
+	network: string,
+};
+
+/**  A broadcast transaction. */
+export type BtcSent = {
+	/**  Txid. */
+	txid: string,
 };
 
 /**  The whole catalogue. */
@@ -490,6 +600,28 @@ export type NewPhrase = {
 	confirmPositions: number[],
 };
 
+/**  The node Coldlink syncs a network from. */
+export type NodeSettings = {
+	/**  `http://127.0.0.1:8332`. */
+	url: string,
+	/**  Path of the node's `.cookie` file (preferred), or empty. */
+	cookieFile: string,
+	/**  `rpcuser` when no cookie file is used. */
+	user: string,
+	/**  `rpcpassword` when no cookie file is used. Never sent back to the UI. */
+	password?: string,
+};
+
+/**  What the connection test found. */
+export type NodeStatusView = {
+	/**  The node's chain name. */
+	chain: string,
+	/**  Best block. */
+	blocks: number,
+	/**  Still downloading the chain. */
+	syncing: boolean,
+};
+
 /**  Whether the firmware is open source. */
 export type Openness = 
 /**  All of it. */
@@ -529,6 +661,35 @@ export type Price = {
 	currency: string,
 	/**  When the price was listed, if the page says. */
 	as_of: string | null,
+};
+
+/**  A receive address. */
+export type ReceiveView = {
+	/**  The address. */
+	address: string,
+	/**  Its index on the receive chain. */
+	index: number,
+	/**  `bitcoin:` URI for the QR code. */
+	uri: string,
+	/**  Whether it was shown and confirmed on the account's device. */
+	verified: boolean,
+	/**  Whether the account's signer can show it (a device). */
+	canVerify: boolean,
+	/**
+	 *  What to compare with the device's screen, when the device writes the same address
+	 *  differently (a Ledger shows regtest addresses in testnet form, tb1…).
+	 */
+	deviceShows: string | null,
+};
+
+/**  A recipient as typed. */
+export type RecipientInput = {
+	/**  Address. */
+	address: string,
+	/**  Amount as typed. */
+	amount: string,
+	/**  "btc" or "sats". */
+	unit: string,
 };
 
 /**  A secure element, if any. */

@@ -23,7 +23,17 @@ export type {
   EmulatorSetting,
   ErrorKind,
   WalletStatus,
+  BtcAccountView,
+  BtcBalanceView,
+  BtcOutputView,
+  BtcReview,
+  BtcSent,
+  NodeSettings,
+  NodeStatusView,
+  ReceiveView,
+  RecipientInput,
 } from "./bindings";
+import type { NodeSettings, RecipientInput } from "./bindings";
 
 import { toApiError } from "./errors";
 
@@ -75,6 +85,22 @@ export const api = {
   evmConfirmSend: (review: number) => call(commands.evmConfirmSend(review)),
   evmSendStatus: (network: string, hash: string) => call(commands.evmSendStatus(network, hash)),
   evmSends: (network: string) => call(commands.evmSends(network)),
+  btcAccounts: (network: string) => call(commands.btcAccounts(network)),
+  btcAddAccount: (signer: string, kind: string, network: string, index: number, watch: string | null, label: string) =>
+    call(commands.btcAddAccount(signer, kind, network, index, watch, label)),
+  btcNode: (network: string) => call(commands.btcNode(network)),
+  btcSetNode: (network: string, settings: NodeSettings) => call(commands.btcSetNode(network, settings)),
+  btcSync: (network: string) => call(commands.btcSync(network)),
+  btcReceive: (account: number) => call(commands.btcReceive(account)),
+  btcVerifyAddress: (account: number, index: number) => call(commands.btcVerifyAddress(account, index)),
+  btcPrepareSend: (account: number, recipients: RecipientInput[], sendMaxTo: string | null, fee: string, coins: string[]) =>
+    call(commands.btcPrepareSend(account, recipients, sendMaxTo, fee, coins)),
+  btcBump: (account: number, txid: string, fee: string, cpfp: boolean) =>
+    call(commands.btcBump(account, txid, fee, cpfp)),
+  btcConfirmSend: (review: number) => call(commands.btcConfirmSend(review)),
+  btcExportPsbt: (review: number) => call(commands.btcExportPsbt(review)),
+  btcImportPsbt: (review: number, psbt: string) => call(commands.btcImportPsbt(review, psbt)),
+  demoRejectNext: (device: string) => call(commands.demoRejectNext(device)),
   deviceSupport: () => call(commands.deviceSupport()),
   deviceFingerprint: (id: string) => call(commands.deviceFingerprint(id)),
   devicePrompt: () => call(commands.devicePrompt()),
