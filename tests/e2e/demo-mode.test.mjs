@@ -63,6 +63,7 @@ test("demo mode: start, portfolio, send a token on the simulated device, stop on
 
     // Send 10 CLD from the demo Ledger's account to the demo Trezor's.
     await s.click(await s.waitFor('[data-nav="send"]'));
+    await s.click(await s.waitFor('[data-testid="send-tab-evm"]'));
     await choose(s, '[data-testid="send-from"]', (t) => t.startsWith("Demo Ledger"));
     await choose(s, '[data-testid="send-asset"]', (t) => t.startsWith("CLD"));
     await s.type(await s.waitFor('[data-testid="send-to"]'), TREZOR);

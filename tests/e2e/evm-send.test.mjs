@@ -145,6 +145,7 @@ test("send an ERC-20 from the demo Ledger through the review screen", async () =
 
     // Send: 12.5 CLD to the Trezor's address, through the review.
     await s.click(await s.waitFor('[data-nav="send"]'));
+    await s.click(await s.waitFor('[data-testid="send-tab-evm"]'));
     await choose(s, '[data-testid="send-asset"]', token);
     await s.type(await s.waitFor('[data-testid="send-to"]'), TREZOR);
     await s.type(await s.waitFor('[data-testid="send-amount"]'), "12.5");

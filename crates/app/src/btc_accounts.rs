@@ -37,6 +37,12 @@ pub struct BtcAccountView {
     pub first_address: String,
     /// Network ("bitcoin", "testnet", "signet", "regtest").
     pub network: String,
+    /// Balance in BTC as of the last sync (confirmed and pending), if synced.
+    pub balance: Option<String>,
+    /// When it was last synced (unix seconds).
+    pub synced_at: Option<u32>,
+    /// Its signer can sign here (not watch-only).
+    pub can_sign: bool,
 }
 
 fn view(r: &coldlink_store::AccountRow) -> Option<BtcAccountView> {
@@ -53,6 +59,9 @@ fn view(r: &coldlink_store::AccountRow) -> Option<BtcAccountView> {
         descriptor: r.address.clone(),
         first_address: first,
         network: network.to_string(),
+        balance: None,
+        synced_at: None,
+        can_sign: r.signer != "watch",
     })
 }
 
@@ -149,10 +158,25 @@ impl Coldlink {
     pub fn btc_accounts(&self, network: Network) -> Result<Vec<BtcAccountView>, AppError> {
         let rows =
             self.with_store(|s| s.accounts().map_err(|e| AppError::internal(e.to_string())))?;
+        let cached = self.with_store(|s| {
+            s.balances(&format!("bitcoin:{network}"))
+                .map_err(|e| AppError::internal(e.to_string()))
+        })?;
         Ok(rows
             .iter()
             .filter(|r| r.chain == "bitcoin" && r.network.as_deref() == Some(&network.to_string()))
-            .filter_map(view)
+            .filter_map(|r| {
+                let mut v = view(r)?;
+                if let Some(b) = cached.iter().find(|b| b.account_id == r.id) {
+                    v.balance = b
+                        .units
+                        .parse::<u64>()
+                        .ok()
+                        .map(|u| crate::btc_send::btc_text(bitcoin::Amount::from_sat(u)));
+                    v.synced_at = u32::try_from(b.updated_at).ok();
+                }
+                Some(v)
+            })
             .collect())
     }
 }

@@ -212,7 +212,7 @@ fn network_key(n: Network) -> String {
     format!("bitcoin:{n}")
 }
 
-fn btc_text(a: Amount) -> String {
+pub(crate) fn btc_text(a: Amount) -> String {
     {
         let s = a.to_string_in(bitcoin::Denomination::Bitcoin);
         if s.contains('.') {
@@ -593,7 +593,11 @@ impl Coldlink {
             fee_sats: r.fee.to_sat().to_string(),
             fee_fiat: fiat(r.fee),
             fee_rate: format!("{}.{}", r.fee_rate_decis / 10, r.fee_rate_decis % 10),
-            fee_share: format!("{}.{:02} %", r.fee_share_bp / 100, r.fee_share_bp % 100),
+            fee_share: if r.fee_share_bp == 0 && r.fee > Amount::ZERO {
+                "< 0.01 %".into()
+            } else {
+                format!("{}.{:02} %", r.fee_share_bp / 100, r.fee_share_bp % 100)
+            },
             warning: r.fee_warning(max_share_bp, max_fee),
             rbf: r.rbf,
             signer_name: row.signer_name.clone(),

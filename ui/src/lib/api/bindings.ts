@@ -195,6 +195,12 @@ export type BtcAccountView = {
 	firstAddress: string,
 	/**  Network ("bitcoin", "testnet", "signet", "regtest"). */
 	network: string,
+	/**  Balance in BTC as of the last sync (confirmed and pending), if synced. */
+	balance: string | null,
+	/**  When it was last synced (unix seconds). */
+	syncedAt: number | null,
+	/**  Its signer can sign here (not watch-only). */
+	canSign: boolean,
 };
 
 /**  An account after a sync. */

@@ -1,0 +1,48 @@
+// The Bitcoin network the Accounts, Receive and Send pages work on (remembered across runs),
+// its accounts as last synced, and the account a page hands to the next (Receive, Send).
+import { api, type BtcAccountView, type BtcBalanceView } from "./api";
+
+const KEY = "coldlink.btc.network";
+
+export const BTC_NETWORKS: { key: string; name: string }[] = [
+  { key: "bitcoin", name: "Mainnet" },
+  { key: "testnet", name: "Testnet" },
+  { key: "signet", name: "Signet" },
+  { key: "regtest", name: "Regtest" },
+];
+
+class BtcState {
+  network = $state<string>(localStorage.getItem(KEY) ?? "bitcoin");
+  accounts = $state<BtcAccountView[]>([]);
+  /** Per account id: what the last sync in this session said (errors included). */
+  synced = $state<Record<number, BtcBalanceView>>({});
+  selected = $state<number | null>(null);
+
+  choose(key: string) {
+    this.network = key;
+    localStorage.setItem(KEY, key);
+    this.accounts = [];
+    this.synced = {};
+  }
+
+  /** The accounts with their last known balances, at once (no network call). */
+  async load() {
+    this.accounts = await api.btcAccounts(this.network);
+    if (this.selected === null || !this.accounts.some((a) => a.id === this.selected)) {
+      this.selected = this.accounts[0]?.id ?? null;
+    }
+  }
+
+  /** Syncs from the node; what could not be synced keeps its last balance and says why. */
+  async sync() {
+    const list = await api.btcSync(this.network);
+    this.synced = Object.fromEntries(list.map((b) => [b.accountId, b]));
+    await this.load();
+  }
+
+  get networkName(): string {
+    return BTC_NETWORKS.find((n) => n.key === this.network)?.name ?? this.network;
+  }
+}
+
+export const btc = new BtcState();
