@@ -2,9 +2,12 @@
 // starts the simulated devices, a local chain with funded accounts and fixed prices; the
 // portfolio shows a total with both charts; an ERC-20 goes from the demo Ledger's account to
 // the demo Trezor's through the review and the (simulated) device; the Trezor account's balance
-// follows. When the app closes, the chain it started is gone.
+// follows. Bitcoin too: the demo Ledger pays the demo Trezor's receive address 0.1 BTC on the
+// demo regtest chain, and the Trezor's account shows 0.35 BTC after the block demo mode mines.
+// When the app closes, the chains it started are gone.
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -81,6 +84,30 @@ test("demo mode: start, portfolio, send a token on the simulated device, stop on
       (t) => t === "110 CLD",
     );
     await s.screenshot("demo-accounts");
+
+    // Bitcoin: the Trezor's receive address, paid 0.1 BTC from the Ledger's account.
+    await s.click(await s.waitFor('[data-nav="receive"]'));
+    await choose(s, '[data-testid="receive-account"]', (t) => t.startsWith("Demo Trezor · Bitcoin"));
+    await until(s, '[data-testid="receive-address"]', (t) => /^bcrt1q/.test(t.replace(/\s/g, "")));
+    const to = await s.attribute(await s.waitFor('[data-testid="receive-address"]'), "data-address");
+    await s.click(await s.waitFor('[data-nav="send"]'));
+    await s.click(await s.waitFor('[data-testid="send-tab-btc"]'));
+    await choose(s, '[data-testid="btc-send-from"]', (t) => t.startsWith("Demo Ledger · Bitcoin"));
+    await s.type(await s.waitFor('[data-testid="btc-send-to"]'), to);
+    await s.type(await s.waitFor('[data-testid="btc-send-amount"]'), "0.1");
+    await s.click(await s.waitFor('[data-testid="btc-send-review"]'));
+    await s.waitFor('[data-testid="btc-review"]', 20000);
+    await s.click(await s.waitFor('[data-testid="btc-send-confirm"]'));
+    await until(s, '[data-testid="btc-sent-txid"]', (t) => /^[0-9a-f]{64}$/.test(t), 30000);
+    await s.click(await s.waitFor('[data-nav="accounts"]'));
+    const end = Date.now() + 20000;
+    let balances = [];
+    while (Date.now() < end && !balances.includes("0.35 BTC")) {
+      balances = await Promise.all((await s.findAll('[data-testid="btc-balance"]')).map((e) => s.text(e)));
+      if (!balances.includes("0.35 BTC")) await new Promise((r) => setTimeout(r, 200));
+    }
+    assert.ok(balances.includes("0.35 BTC"), `the Trezor's account received it: ${balances}`);
+    await s.screenshot("demo-bitcoin-accounts");
   } finally {
     await s.close();
     await harness.stop();
@@ -105,4 +132,15 @@ test("demo mode: start, portfolio, send a token on the simulated device, stop on
     if (up) await new Promise((r) => setTimeout(r, 200));
   }
   assert.equal(up, false, "the demo chain stopped with the app");
+  let nodes = "";
+  for (let i = 0; i < 50; i++) {
+    try {
+      nodes = execFileSync("pgrep", ["-f", `${dataDir}/demo/bitcoind`], { encoding: "utf8" });
+    } catch {
+      nodes = ""; // pgrep: nothing matched
+      break;
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  assert.equal(nodes, "", "the demo Bitcoin node stopped with the app");
 });

@@ -225,7 +225,7 @@ pub(crate) fn btc_text(a: Amount) -> String {
 
 impl Coldlink {
     fn btc_wallet_path(&self, row: &AccountRow) -> Result<PathBuf, AppError> {
-        let dir = self.config.data_dir().join("bitcoin");
+        let dir = self.data_dir().join("bitcoin");
         std::fs::create_dir_all(&dir)
             .map_err(|e| AppError::internal(format!("cannot create {}: {e}", dir.display())))?;
         Ok(dir.join(format!(
@@ -761,6 +761,7 @@ impl Coldlink {
             Ok(txid) => {
                 let t = txid.to_string();
                 self.journal(who, &account, &chain, &review, "broadcast", Some(&t));
+                self.demo_mine_block();
                 let _ = self.btc_sync(p.network);
                 Ok(BtcSent { txid: t })
             }

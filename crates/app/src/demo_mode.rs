@@ -1,8 +1,9 @@
 //! Demo mode: everything a new user needs to try Coldlink with no hardware and no network —
 //! a local Ethereum chain (anvil) with a test token, the simulated Ledger and Trezor holding
 //! funded accounts, and a price source with a fixed history — in a data folder of its own, so
-//! nothing mixes with real wallets. Everything it starts is stopped when it ends (or when the
-//! app exits). Bitcoin joins it with the Bitcoin accounts' chain sync.
+//! nothing mixes with real wallets; and, when the Bitcoin node is installed, a regtest chain
+//! (Bitcoin Knots, synced over its RPC: no Electrum server needed) with funded Bitcoin accounts
+//! on both devices. Everything it starts is stopped when it ends (or when the app exits).
 
 use std::{
     io::{BufRead, BufReader, Write},
@@ -33,21 +34,30 @@ pub(crate) struct DemoEnv {
 struct Running {
     env: DemoEnv,
     anvil: Child,
+    bitcoind: Option<Child>,
+    /// Where the demo's blocks pay (set once the Bitcoin side is funded).
+    btc_miner: Option<(coldlink_btc::node::Node, serde_json::Value)>,
     prices_stop: Arc<AtomicBool>,
+}
+
+/// Stops a chain started under the watchdog: TERM (not KILL) so the watchdog's trap stops
+/// the node on its way out; KILL only if that takes too long.
+fn stop_watched(child: &mut Child, grace: Duration) {
+    let _ = Command::new("kill").arg(child.id().to_string()).status();
+    let end = Instant::now() + grace;
+    while Instant::now() < end && !matches!(child.try_wait(), Ok(Some(_))) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
 }
 
 impl Drop for Running {
     fn drop(&mut self) {
-        // TERM (not KILL) so the watchdog's trap stops anvil on its way out.
-        let _ = Command::new("kill")
-            .arg(self.anvil.id().to_string())
-            .status();
-        let end = Instant::now() + Duration::from_secs(3);
-        while Instant::now() < end && !matches!(self.anvil.try_wait(), Ok(Some(_))) {
-            std::thread::sleep(Duration::from_millis(20));
+        stop_watched(&mut self.anvil, Duration::from_secs(3));
+        if let Some(b) = self.bitcoind.as_mut() {
+            stop_watched(b, Duration::from_secs(3));
         }
-        let _ = self.anvil.kill();
-        let _ = self.anvil.wait();
         self.prices_stop.store(true, Ordering::SeqCst);
     }
 }
@@ -55,7 +65,7 @@ impl Drop for Running {
 /// Runs anvil under a small shell watchdog: anvil stops when demo mode ends (TERM to the
 /// watchdog) and also when the app itself dies without cleaning up (its parent is gone).
 const WATCHDOG: &str = r#""$0" "$@" & child=$!
-trap 'kill $child 2>/dev/null; exit 0' TERM INT
+trap 'kill $child 2>/dev/null; wait $child; exit 0' TERM INT
 while kill -0 $PPID 2>/dev/null && kill -0 $child 2>/dev/null; do sleep 0.3; done
 kill $child 2>/dev/null"#;
 
@@ -79,6 +89,8 @@ pub struct DemoModeView {
     pub rpc: Option<String>,
     /// The network key to show.
     pub network: Option<String>,
+    /// The Bitcoin network of the demo accounts, when the demo has a Bitcoin chain.
+    pub bitcoin_network: Option<String>,
 }
 
 /// The demo Ledger's first EVM address (anvil's funded dev account for the same mnemonic).
@@ -234,6 +246,71 @@ fn wait_receipt(rpc: &Rpc, hash: &str) -> Result<serde_json::Value, AppError> {
     }
 }
 
+const DEMO_RPC_USER: &str = "coldlink-demo";
+const DEMO_RPC_PASSWORD: &str = "coldlink-demo";
+
+fn bitcoind_binary() -> PathBuf {
+    std::env::var_os("COLDLINK_BITCOIN_NODE_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            std::env::var_os("HOME")
+                .map(PathBuf::from)
+                .unwrap_or_default()
+                .join(".cache/coldlink/tools/knots")
+        })
+        .join("bitcoind")
+}
+
+/// Starts a regtest node in the demo folder under the watchdog, if one is installed (demo
+/// mode works without Bitcoin otherwise).
+fn start_bitcoind(data_dir: &std::path::Path) -> Option<(Child, coldlink_btc::node::Node)> {
+    let bin = bitcoind_binary();
+    if !bin.exists() {
+        return None;
+    }
+    let free = || {
+        TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .ok()
+    };
+    let (rpc, p2p) = (free()?, free()?);
+    let dir = data_dir.join("bitcoind");
+    std::fs::create_dir_all(&dir).ok()?;
+    let child = Command::new("sh")
+        .arg("-c")
+        .arg(WATCHDOG)
+        .arg(&bin)
+        .arg("-regtest")
+        .arg(format!("-datadir={}", dir.display()))
+        .arg(format!("-rpcport={rpc}"))
+        .arg(format!("-port={p2p}"))
+        .arg(format!("-rpcuser={DEMO_RPC_USER}"))
+        .arg(format!("-rpcpassword={DEMO_RPC_PASSWORD}"))
+        .args([
+            "-rpcbind=127.0.0.1",
+            "-rpcallowip=127.0.0.1",
+            "-listen=0",
+            "-dnsseed=0",
+            "-fallbackfee=0.0002",
+            "-printtoconsole=0",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .ok()?;
+    Some((
+        child,
+        coldlink_btc::node::Node {
+            url: format!("http://127.0.0.1:{rpc}"),
+            auth: coldlink_btc::node::NodeAuth::UserPass(
+                DEMO_RPC_USER.into(),
+                DEMO_RPC_PASSWORD.into(),
+            ),
+        },
+    ))
+}
+
 impl Coldlink {
     pub(crate) fn demo_env(&self) -> Option<DemoEnv> {
         self.demo_mode
@@ -258,11 +335,20 @@ impl Coldlink {
                 active: true,
                 rpc: e.evm_rpc.split('#').next().map(str::to_owned),
                 network: Some("local".into()),
+                bitcoin_network: self
+                    .demo_mode
+                    .0
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .as_ref()
+                    .and_then(|r| r.bitcoind.as_ref())
+                    .map(|_| "regtest".into()),
             },
             None => DemoModeView {
                 active: false,
                 rpc: None,
                 network: None,
+                bitcoin_network: None,
             },
         }
     }
@@ -320,6 +406,10 @@ impl Coldlink {
         let url = format!("http://127.0.0.1:{port}");
         let data_dir = self.config.data_dir().join("demo");
         let _ = std::fs::remove_dir_all(&data_dir);
+        let (bitcoind, btc_node) = match start_bitcoind(&data_dir) {
+            Some((child, node)) => (Some(child), Some(node)),
+            None => (None, None),
+        };
         *self.demo_mode.0.lock().unwrap_or_else(|p| p.into_inner()) = Some(Running {
             env: DemoEnv {
                 data_dir,
@@ -327,9 +417,14 @@ impl Coldlink {
                 prices_url,
             },
             anvil,
+            bitcoind,
+            btc_miner: None,
             prices_stop: stop,
         });
-        let r = self.fund_demo(&url, &demo);
+        let mut r = self.fund_demo(&url, &demo);
+        if let (Ok(()), Some(node)) = (&r, &btc_node) {
+            r = self.fund_demo_bitcoin(node, &demo);
+        }
         if r.is_err() {
             self.stop_demo_mode();
         }
@@ -392,6 +487,92 @@ impl Coldlink {
         Ok(())
     }
 
+    /// The Bitcoin side of the demo: the regtest node set for "regtest", a taproot account on
+    /// the Ledger and a segwit one on the Trezor, each paid from mined coins and synced.
+    fn fund_demo_bitcoin(
+        &self,
+        node: &coldlink_btc::node::Node,
+        demo: &crate::DemoDevice,
+    ) -> Result<(), AppError> {
+        use bitcoin::Network::Regtest;
+        let end = Instant::now() + Duration::from_secs(60);
+        while node.status().is_err() {
+            if Instant::now() > end {
+                return Err(AppError::internal("the demo Bitcoin node did not start"));
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let e = |e: coldlink_btc::node::NodeError| AppError::internal(e.to_string());
+        node.call("createwallet", &[json!("demo-miner")])
+            .map_err(e)?;
+        let miner = coldlink_btc::node::Node {
+            url: format!("{}/wallet/demo-miner", node.url),
+            auth: node.auth.clone(),
+        };
+        let mine_to = miner.call("getnewaddress", &[]).map_err(e)?;
+        node.call("generatetoaddress", &[json!(101), mine_to.clone()])
+            .map_err(e)?;
+        self.btc_set_node(
+            Regtest,
+            crate::NodeSettings {
+                url: node.url.clone(),
+                cookie_file: String::new(),
+                user: DEMO_RPC_USER.into(),
+                password: DEMO_RPC_PASSWORD.into(),
+            },
+        )?;
+        let ledger = self.btc_add_account(
+            &demo.id,
+            coldlink_signer::ScriptKind::Taproot,
+            Regtest,
+            0,
+            None,
+            "Demo Ledger · Bitcoin",
+        )?;
+        let trezor = self.btc_add_account(
+            &demo.trezor_id,
+            coldlink_signer::ScriptKind::NativeSegwit,
+            Regtest,
+            0,
+            None,
+            "Demo Trezor · Bitcoin",
+        )?;
+        for (id, btc) in [(ledger.id, 0.5), (trezor.id, 0.25)] {
+            let to = self.btc_receive(id)?.address;
+            miner
+                .call("sendtoaddress", &[json!(to), json!(btc)])
+                .map_err(e)?;
+        }
+        node.call("generatetoaddress", &[json!(1), mine_to.clone()])
+            .map_err(e)?;
+        self.btc_sync(Regtest)?;
+        if let Some(r) = self
+            .demo_mode
+            .0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_mut()
+        {
+            r.btc_miner = Some((node.clone(), mine_to));
+        }
+        Ok(())
+    }
+
+    /// In demo mode, a block right after a Bitcoin broadcast, so that sends confirm as on a
+    /// living chain (anvil mines Ethereum's at once, too).
+    pub(crate) fn demo_mine_block(&self) {
+        let miner = self
+            .demo_mode
+            .0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_ref()
+            .and_then(|r| r.btc_miner.clone());
+        if let Some((node, to)) = miner {
+            let _ = node.call("generatetoaddress", &[json!(1), to]);
+        }
+    }
+
     /// Ends demo mode: stops the chain, the price source and the simulated devices; the app is
     /// back on the user's own data.
     pub fn stop_demo_mode(&self) {
@@ -437,6 +618,27 @@ mod tests {
             .portfolio_history("local", 30)
             .expect("history")
             .is_empty());
+        // Bitcoin: regtest accounts on both devices, paid and synced, in the portfolio.
+        assert_eq!(v.bitcoin_network.as_deref(), Some("regtest"));
+        let btc = app
+            .btc_accounts(bitcoin::Network::Regtest)
+            .expect("bitcoin accounts");
+        let balances: Vec<_> = btc.iter().map(|a| a.balance.clone()).collect();
+        assert_eq!(
+            balances,
+            [Some("0.5".to_owned()), Some("0.25".to_owned())],
+            "{btc:?}"
+        );
+        let p = app
+            .portfolio("local,bitcoin:regtest")
+            .expect("portfolio over both chains");
+        let b = p.assets.iter().find(|a| a.symbol == "BTC").expect("btc");
+        assert_eq!(b.amount, "0.75");
+        assert!(b.value.is_some());
+        let node = app
+            .btc_node(bitcoin::Network::Regtest)
+            .expect("read")
+            .expect("the demo node is set");
         // Its data is apart from the user's.
         assert!(app.data_dir().ends_with("demo"));
         app.stop_demo_mode();
@@ -448,5 +650,13 @@ mod tests {
             Rpc::new(&rpc).expect("url").chain_id().is_err(),
             "anvil was stopped"
         );
+        let gone = coldlink_btc::node::Node {
+            url: node.url,
+            auth: coldlink_btc::node::NodeAuth::UserPass(
+                DEMO_RPC_USER.into(),
+                DEMO_RPC_PASSWORD.into(),
+            ),
+        };
+        assert!(gone.status().is_err(), "the Bitcoin node was stopped");
     }
 }

@@ -97,9 +97,46 @@ fn hundred() -> Decimal {
     Decimal::from(100)
 }
 
+/// The networks a portfolio spans: keys separated by commas ("ethereum,bitcoin:bitcoin").
+fn keys(networks: &str) -> impl Iterator<Item = &str> {
+    networks.split(',').map(str::trim).filter(|k| !k.is_empty())
+}
+
 impl Coldlink {
-    /// Reads balances from the node into the cache (the portfolio's refresh).
-    pub fn portfolio_refresh(&self, network: &str) -> Result<(), AppError> {
+    /// The cached balances of every network in `networks`.
+    fn balance_rows(&self, networks: &str) -> Result<Vec<BalanceRow>, AppError> {
+        let mut rows = Vec::new();
+        for k in keys(networks) {
+            rows.extend(
+                self.with_store(|s| s.balances(k).map_err(|e| AppError::internal(e.to_string())))?,
+            );
+        }
+        Ok(rows)
+    }
+
+    /// Reads balances from the chains into the cache (the portfolio's refresh), for every
+    /// network in `networks` (comma-separated; Bitcoin ones as "bitcoin:<network>"). The
+    /// first failure is reported after the others were refreshed.
+    pub fn portfolio_refresh(&self, networks: &str) -> Result<(), AppError> {
+        let mut first_error = None;
+        for k in keys(networks) {
+            let r = match k.strip_prefix("bitcoin:") {
+                Some(n) => crate::bitcoin_ops::parse_chain(n)
+                    .and_then(|n| self.btc_sync(n))
+                    .and_then(|list| match list.into_iter().find_map(|b| b.error) {
+                        Some(e) => Err(AppError::new(crate::ErrorKind::Disconnected, e)),
+                        None => Ok(()),
+                    }),
+                None => self.evm_refresh(k),
+            };
+            if let Err(e) = r {
+                first_error.get_or_insert(e);
+            }
+        }
+        first_error.map_or(Ok(()), Err)
+    }
+
+    fn evm_refresh(&self, network: &str) -> Result<(), AppError> {
         let accounts = self.evm_accounts(network)?;
         if let Some(e) = accounts.iter().find_map(|a| a.balance_error.clone()) {
             return Err(AppError::new(crate::ErrorKind::Disconnected, e));
@@ -157,10 +194,7 @@ impl Coldlink {
     /// the cached ones, refreshed when older than a minute).
     pub fn portfolio(&self, network: &str) -> Result<PortfolioView, AppError> {
         let currency = self.currency();
-        let rows = self.with_store(|s| {
-            s.balances(network)
-                .map_err(|e| AppError::internal(e.to_string()))
-        })?;
+        let rows = self.balance_rows(network)?;
         let labels: BTreeMap<i64, (String, String)> = self
             .with_store(|s| s.accounts().map_err(|e| AppError::internal(e.to_string())))?
             .into_iter()
@@ -352,10 +386,7 @@ impl Coldlink {
     /// service's daily history (cached). Assets without a price are left out.
     pub fn portfolio_history(&self, network: &str, days: u32) -> Result<Vec<ValuePoint>, AppError> {
         let currency = self.currency();
-        let rows = self.with_store(|s| {
-            s.balances(network)
-                .map_err(|e| AppError::internal(e.to_string()))
-        })?;
+        let rows = self.balance_rows(network)?;
         let mut series: BTreeMap<i64, Decimal> = BTreeMap::new();
         let mut per_coin: BTreeMap<&'static str, Vec<(u128, u8)>> = BTreeMap::new();
         for r in &rows {

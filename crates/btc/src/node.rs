@@ -111,7 +111,8 @@ impl Node {
         }
     }
 
-    fn call(&self, method: &str, args: &[Value]) -> Result<Value, NodeError> {
+    /// Any RPC call, answered as JSON (a wallet's calls go to `<url>/wallet/<name>`).
+    pub fn call(&self, method: &str, args: &[Value]) -> Result<Value, NodeError> {
         use bdk_bitcoind_rpc::bitcoincore_rpc::Error as E;
         self.client()?.call(method, args).map_err(|e| match e {
             E::JsonRpc(bdk_bitcoind_rpc::bitcoincore_rpc::jsonrpc::Error::Rpc(r)) => {

@@ -339,6 +339,8 @@ export type DemoModeView = {
 	rpc: string | null,
 	/**  The network key to show. */
 	network: string | null,
+	/**  The Bitcoin network of the demo accounts, when the demo has a Bitcoin chain. */
+	bitcoinNetwork: string | null,
 };
 
 /**  What a simulated device's screen shows now. */
