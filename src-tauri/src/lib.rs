@@ -6,8 +6,8 @@
 use std::{sync::Mutex, time::Duration};
 
 use coldlink_app::{
-    parse_chain, parse_kind, BtcAccountView, BtcBalanceView, BtcReview, BtcSent, NodeSettings,
-    NodeStatusView, ReceiveView, RecipientInput,
+    parse_chain, parse_kind, BtcAccountView, BtcBalanceView, BtcCoinView, BtcReview, BtcSent,
+    BtcTxView, NodeSettings, NodeStatusView, ReceiveView, RecipientInput,
 };
 use coldlink_app::{
     AppError, AppInfo, Catalogue, Coldlink, CreatedWallet, DemoDevice, DemoModeView, DemoScreen,
@@ -688,6 +688,63 @@ async fn demo_reject_next(device: String, app: State<'_, Coldlink>) -> Result<()
     blocking(move || app.demo_reject_next(&device)).await
 }
 
+/// An account's transactions, newest first.
+#[tauri::command]
+#[specta::specta]
+async fn btc_history(account: u32, app: State<'_, Coldlink>) -> Result<Vec<BtcTxView>, AppError> {
+    let app = app.inner().clone();
+    blocking(move || app.btc_history(account)).await
+}
+
+/// An account's coins, for coin control.
+#[tauri::command]
+#[specta::specta]
+async fn btc_coins(account: u32, app: State<'_, Coldlink>) -> Result<Vec<BtcCoinView>, AppError> {
+    let app = app.inner().clone();
+    blocking(move || app.btc_coins(account)).await
+}
+
+/// Labels a transaction, address or coin (BIP329 type and reference).
+#[tauri::command]
+#[specta::specta]
+async fn btc_set_label(
+    kind: String,
+    reference: String,
+    label: String,
+    app: State<'_, Coldlink>,
+) -> Result<(), AppError> {
+    let app = app.inner().clone();
+    blocking(move || app.btc_set_label(&kind, &reference, &label)).await
+}
+
+/// Freezes or unfreezes a coin.
+#[tauri::command]
+#[specta::specta]
+async fn btc_freeze(
+    outpoint: String,
+    frozen: bool,
+    app: State<'_, Coldlink>,
+) -> Result<(), AppError> {
+    let app = app.inner().clone();
+    blocking(move || app.btc_freeze(&outpoint, frozen)).await
+}
+
+/// Every label as BIP329 JSON Lines.
+#[tauri::command]
+#[specta::specta]
+async fn btc_export_labels(app: State<'_, Coldlink>) -> Result<String, AppError> {
+    let app = app.inner().clone();
+    blocking(move || app.btc_export_labels()).await
+}
+
+/// Imports BIP329 JSON Lines; returns how many records were taken.
+#[tauri::command]
+#[specta::specta]
+async fn btc_import_labels(text: String, app: State<'_, Coldlink>) -> Result<u32, AppError> {
+    let app = app.inner().clone();
+    blocking(move || app.btc_import_labels(&text)).await
+}
+
 /// The command and event registry; also what generates `ui/src/lib/api/bindings.ts`.
 pub fn specta_builder<R: tauri::Runtime>() -> tauri_specta::Builder<R> {
     tauri_specta::Builder::<R>::new()
@@ -733,6 +790,12 @@ pub fn specta_builder<R: tauri::Runtime>() -> tauri_specta::Builder<R> {
             btc_export_psbt,
             btc_import_psbt,
             demo_reject_next,
+            btc_history,
+            btc_coins,
+            btc_set_label,
+            btc_freeze,
+            btc_export_labels,
+            btc_import_labels,
             device_support,
             device_fingerprint,
             device_prompt,

@@ -170,8 +170,17 @@ test("receive with Verify on device and send with the simulated Ledger", async (
     await rpc(port, "generatetoaddress", [1, miner]);
     await s.click(await s.waitFor('[data-nav="accounts"]'));
     await s.click(await s.waitFor('[data-testid="btc-sync"]', 10000));
+    await until(s, '[data-testid="btc-sync"]', (t) => t === "Sync", 20000);
     const left = await until(s, '[data-testid="btc-balance"]', (t) => t !== "0.5 BTC" && t !== "— BTC", 20000);
     assert.equal(sats(left.replace(" BTC", "")), 50_000_000n - 10_000_000n - fee);
+
+    // The account's history: the payment in and the send out, each confirmed.
+    await s.click(await s.waitFor('[data-testid="btc-history-toggle"]'));
+    await s.waitFor(`[data-testid="btc-tx"][data-txid="${txid}"]`, 10000);
+    const rows = await s.findAll('[data-testid="btc-tx"]');
+    assert.equal(rows.length, 2);
+    assert.match(await s.text(rows[0]), /-0\.1\d* BTC\s*1 conf\./);
+    await s.screenshot("btc-history");
   } finally {
     if (s) await s.close().catch(() => {});
     if (harness) await harness.stop();

@@ -257,7 +257,10 @@ impl Coldlink {
         }
     }
 
-    fn open_wallet(&self, id: u32) -> Result<(AccountRow, Network, AccountWallet), AppError> {
+    pub(crate) fn open_wallet(
+        &self,
+        id: u32,
+    ) -> Result<(AccountRow, Network, AccountWallet), AppError> {
         let (row, network, acc) = self.btc_row(id)?;
         let w = AccountWallet::open(&self.btc_wallet_path(&row)?, &acc)?;
         Ok((row, network, w))
@@ -489,6 +492,7 @@ impl Coldlink {
         let (row, network, mut w) = self.open_wallet(account_id)?;
         let mut req = SendRequest {
             fee_rate: self.fee_rate(network, fee)?,
+            frozen: self.frozen_coins(),
             ..Default::default()
         };
         for r in recipients {

@@ -5,6 +5,7 @@
 
 mod bitcoin_ops;
 mod btc_accounts;
+mod btc_history;
 mod btc_send;
 mod compare;
 mod config;
@@ -25,6 +26,7 @@ mod soft_wallet;
 
 pub use bitcoin_ops::{parse_chain, parse_kind, parse_psbt, Descriptors, SignedPsbt};
 pub use btc_accounts::BtcAccountView;
+pub use btc_history::{BtcCoinView, BtcTxView};
 pub use btc_send::{
     BtcBalanceView, BtcOutputView, BtcReview, BtcSent, NodeSettings, NodeStatusView, ReceiveView,
     RecipientInput,

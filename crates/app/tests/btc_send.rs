@@ -208,6 +208,59 @@ fn fund_sync_send_with_every_signer_and_refuse_what_is_wrong() {
         3
     );
 
+    // History: the payment in and the send out, with confirmations and fee.
+    let h = app.btc_history(trezor.id).expect("history");
+    assert_eq!(h.len(), 2, "{h:?}");
+    assert!(h[0].net.starts_with('-'));
+    assert_eq!(sats(&h[0].net[1..]), 10_000_000 + fees[1]);
+    assert_eq!(h[0].fee_sats.as_deref(), Some(fees[1].to_string().as_str()));
+    assert_eq!((h[0].confirmations, h[1].confirmations), (1, 2));
+    assert_eq!(h[1].net, "0.5");
+    assert!(!h[0].replaceable, "confirmed: nothing to bump");
+
+    // Labels, out and back in as BIP329 JSON Lines.
+    app.btc_set_label("tx", &h[0].txid, "Rent").expect("label");
+    assert_eq!(
+        app.btc_history(trezor.id).expect("history")[0]
+            .label
+            .as_deref(),
+        Some("Rent")
+    );
+    let jsonl = app.btc_export_labels().expect("export");
+    assert!(
+        jsonl.contains(&format!(
+            r#"{{"type":"tx","ref":"{}","label":"Rent"}}"#,
+            h[0].txid
+        )),
+        "{jsonl}"
+    );
+    let e = app
+        .btc_import_labels("{\"type\":\"addr\"}\nnot json")
+        .expect_err("bad line");
+    assert!(e.message.contains("line 1"), "{}", e.message);
+    assert_eq!(
+        app.btc_import_labels(&format!(
+            "{{\"type\":\"addr\",\"ref\":\"{miner}\",\"label\":\"Miner\"}}\n"
+        ))
+        .expect("import"),
+        1
+    );
+    assert!(app.btc_export_labels().expect("export").contains("Miner"));
+
+    // Coin control: a frozen coin is not spent; unfrozen, it is.
+    let coins = app.btc_coins(trezor.id).expect("coins");
+    assert_eq!(coins.len(), 1, "the change");
+    assert!(coins[0].change && coins[0].confirmed && !coins[0].frozen);
+    app.btc_freeze(&coins[0].outpoint, true).expect("freeze");
+    assert!(app.btc_coins(trezor.id).expect("coins")[0].frozen);
+    let e = app
+        .btc_prepare_send(trezor.id, &pay("0.01", "btc"), None, "2", &[])
+        .expect_err("only a frozen coin");
+    assert!(e.message.contains("Not enough funds"), "{}", e.message);
+    app.btc_freeze(&coins[0].outpoint, false).expect("unfreeze");
+    app.btc_prepare_send(trezor.id, &pay("0.01", "btc"), None, "2", &[])
+        .expect("spendable again");
+
     // Refusals: the device says no, too much, a bad address, a fee warning.
     app.demo_reject_next(&demo.id).expect("demo control");
     let review = app

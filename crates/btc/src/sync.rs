@@ -134,3 +134,60 @@ impl AccountWallet {
         Ok(a)
     }
 }
+
+/// One transaction of an account, as the history shows it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HistoryEntry {
+    /// Txid.
+    pub txid: bitcoin::Txid,
+    /// Block height, when confirmed.
+    pub height: Option<u32>,
+    /// Confirmations (0 while unconfirmed).
+    pub confirmations: u32,
+    /// Block time, or when first seen in the mempool (unix seconds).
+    pub time: Option<u64>,
+    /// Net effect on the account in satoshis (received − sent, fee included).
+    pub net_sats: i64,
+    /// Fee, when every input is known (always for our own sends).
+    pub fee: Option<Amount>,
+    /// Replaceable (RBF) and still unconfirmed: a fee bump is possible.
+    pub replaceable: bool,
+}
+
+impl AccountWallet {
+    /// The account's transactions, newest first.
+    pub fn history(&self) -> Vec<HistoryEntry> {
+        use bdk_wallet::chain::ChainPosition;
+        let tip = self.wallet.latest_checkpoint().height();
+        let mut list: Vec<HistoryEntry> = self
+            .wallet
+            .transactions()
+            .map(|t| {
+                let tx = &t.tx_node.tx;
+                let (sent, received) = self.wallet.sent_and_received(tx);
+                let (height, time) = match &t.chain_position {
+                    ChainPosition::Confirmed { anchor, .. } => {
+                        (Some(anchor.block_id.height), Some(anchor.confirmation_time))
+                    }
+                    ChainPosition::Unconfirmed { first_seen, .. } => (None, *first_seen),
+                };
+                let net = i64::try_from(received.to_sat()).unwrap_or(i64::MAX)
+                    - i64::try_from(sent.to_sat()).unwrap_or(i64::MAX);
+                HistoryEntry {
+                    txid: t.tx_node.txid,
+                    height,
+                    confirmations: height.map_or(0, |h| tip.saturating_sub(h) + 1),
+                    time,
+                    net_sats: net,
+                    fee: self.wallet.calculate_fee(tx).ok(),
+                    replaceable: height.is_none() && tx.is_explicitly_rbf(),
+                }
+            })
+            .collect();
+        list.sort_by(|a, b| {
+            let key = |e: &HistoryEntry| (e.height.unwrap_or(u32::MAX), e.time.unwrap_or(0));
+            key(b).cmp(&key(a))
+        });
+        list
+    }
+}

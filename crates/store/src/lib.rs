@@ -83,7 +83,29 @@ const MIGRATIONS: &[&str] = &[
      );",
     // 5: the network a (Bitcoin) account is on.
     "ALTER TABLE accounts ADD COLUMN network TEXT;",
+    // 6: labels as BIP329 has them (type, ref, label; `spendable` for outputs, false = frozen).
+    "CREATE TABLE labels (
+         kind TEXT NOT NULL,
+         ref TEXT NOT NULL,
+         label TEXT NOT NULL,
+         spendable INTEGER,
+         PRIMARY KEY (kind, ref)
+     );",
 ];
+
+/// A label on a transaction, address or output (BIP329 record).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LabelRow {
+    /// BIP329 type: tx, addr, output, input, pubkey, xpub.
+    pub kind: String,
+    /// What it labels (txid, address, txid:vout, …).
+    pub reference: String,
+    /// The label.
+    pub label: String,
+    /// Outputs only: false when the user froze the coin.
+    pub spendable: Option<bool>,
+}
 
 /// One cached balance.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -248,6 +270,9 @@ pub struct UserData {
     pub evm_networks: Vec<(String, String)>,
     /// User tokens: (network, address, symbol, decimals).
     pub evm_tokens: Vec<(String, String, String, i64)>,
+    /// Labels and frozen coins (absent in exports from before schema 6).
+    #[serde(default)]
+    pub labels: Vec<LabelRow>,
 }
 
 /// What opening found, for the app to tell the user.
@@ -395,7 +420,44 @@ impl Store {
         d.evm_tokens = q
             .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
             .collect::<Result<_, _>>()?;
+        if v >= 6 {
+            d.labels = self.labels()?;
+        }
         Ok(d)
+    }
+
+    /// Every label, by type and reference.
+    pub fn labels(&self) -> Result<Vec<LabelRow>, StoreError> {
+        let mut q = self
+            .conn
+            .prepare("SELECT kind, ref, label, spendable FROM labels ORDER BY kind, ref")?;
+        let rows = q
+            .query_map([], |r| {
+                Ok(LabelRow {
+                    kind: r.get(0)?,
+                    reference: r.get(1)?,
+                    label: r.get(2)?,
+                    spendable: r.get::<_, Option<i64>>(3)?.map(|v| v != 0),
+                })
+            })?
+            .collect::<Result<_, _>>()?;
+        Ok(rows)
+    }
+
+    /// Sets (or with an empty label and no `spendable`, removes) a label.
+    pub fn set_label(&mut self, l: &LabelRow) -> Result<(), StoreError> {
+        if l.label.is_empty() && l.spendable.is_none() {
+            self.conn.execute(
+                "DELETE FROM labels WHERE kind = ?1 AND ref = ?2",
+                params![l.kind, l.reference],
+            )?;
+        } else {
+            self.conn.execute(
+                "INSERT OR REPLACE INTO labels (kind, ref, label, spendable) VALUES (?1, ?2, ?3, ?4)",
+                params![l.kind, l.reference, l.label, l.spendable.map(i64::from)],
+            )?;
+        }
+        self.save_user_data()
     }
 
     /// Where the database file is.
@@ -452,6 +514,12 @@ impl Store {
             tx.execute(
                 "INSERT OR IGNORE INTO evm_tokens (network, address, symbol, decimals) VALUES (?1, ?2, ?3, ?4)",
                 params![n, a, s, dec],
+            )?;
+        }
+        for l in &d.labels {
+            tx.execute(
+                "INSERT OR IGNORE INTO labels (kind, ref, label, spendable) VALUES (?1, ?2, ?3, ?4)",
+                params![l.kind, l.reference, l.label, l.spendable.map(i64::from)],
             )?;
         }
         tx.commit()?;
@@ -991,6 +1059,14 @@ mod tests {
             s.journal_append("x", "y", "evm:1", "{}", "signed", None)
                 .expect("journal");
             assert_eq!(s.journal_verify().expect("verify"), 1);
+            let l = LabelRow {
+                kind: "tx".into(),
+                reference: "ab".repeat(32),
+                label: "Rent".into(),
+                spendable: None,
+            };
+            s.set_label(&l).expect("label");
+            assert_eq!(s.labels().expect("labels"), vec![l]);
         }
     }
 

@@ -1,6 +1,6 @@
 // The Bitcoin network the Accounts, Receive and Send pages work on (remembered across runs),
 // its accounts as last synced, and the account a page hands to the next (Receive, Send).
-import { api, type BtcAccountView, type BtcBalanceView } from "./api";
+import { api, type BtcAccountView, type BtcBalanceView, type BtcReview } from "./api";
 
 const KEY = "coldlink.btc.network";
 
@@ -17,6 +17,8 @@ class BtcState {
   /** Per account id: what the last sync in this session said (errors included). */
   synced = $state<Record<number, BtcBalanceView>>({});
   selected = $state<number | null>(null);
+  /** A review made elsewhere (fee bump, CPFP) for the Send page to show. */
+  handoff = $state<BtcReview | null>(null);
 
   choose(key: string) {
     this.network = key;

@@ -85,6 +85,18 @@ export const commands = {
 	btcImportPsbt: (review: number, psbt: string) => typedError<BtcSent, AppError>(__TAURI_INVOKE("btc_import_psbt", { review, psbt })),
 	/**  Makes a demo device reject its next confirmation. */
 	demoRejectNext: (device: string) => typedError<null, AppError>(__TAURI_INVOKE("demo_reject_next", { device })),
+	/**  An account's transactions, newest first. */
+	btcHistory: (account: number) => typedError<BtcTxView[], AppError>(__TAURI_INVOKE("btc_history", { account })),
+	/**  An account's coins, for coin control. */
+	btcCoins: (account: number) => typedError<BtcCoinView[], AppError>(__TAURI_INVOKE("btc_coins", { account })),
+	/**  Labels a transaction, address or coin (BIP329 type and reference). */
+	btcSetLabel: (kind: string, reference: string, label: string) => typedError<null, AppError>(__TAURI_INVOKE("btc_set_label", { kind, reference, label })),
+	/**  Freezes or unfreezes a coin. */
+	btcFreeze: (outpoint: string, frozen: boolean) => typedError<null, AppError>(__TAURI_INVOKE("btc_freeze", { outpoint, frozen })),
+	/**  Every label as BIP329 JSON Lines. */
+	btcExportLabels: () => typedError<string, AppError>(__TAURI_INVOKE("btc_export_labels")),
+	/**  Imports BIP329 JSON Lines; returns how many records were taken. */
+	btcImportLabels: (text: string) => typedError<number, AppError>(__TAURI_INVOKE("btc_import_labels", { text })),
 	/**  Coldlink's support per catalogue model, computed by exercising each driver. */
 	deviceSupport: () => typedError<{ [key in string]: Support }, AppError>(__TAURI_INVOKE("device_support")),
 	/**
@@ -217,6 +229,24 @@ export type BtcBalanceView = {
 	error: string | null,
 };
 
+/**  A coin for coin control. */
+export type BtcCoinView = {
+	/**  txid:vout. */
+	outpoint: string,
+	/**  Amount in BTC. */
+	amount: string,
+	/**  Address holding it. */
+	address: string,
+	/**  Change. */
+	change: boolean,
+	/**  Confirmed. */
+	confirmed: boolean,
+	/**  Frozen by the user (never spent automatically). */
+	frozen: boolean,
+	/**  The user's label. */
+	label: string | null,
+};
+
 /**  One output in a Bitcoin review. */
 export type BtcOutputView = {
 	/**  Address. */
@@ -267,6 +297,26 @@ export type BtcReview = {
 export type BtcSent = {
 	/**  Txid. */
 	txid: string,
+};
+
+/**  One transaction in an account's history. */
+export type BtcTxView = {
+	/**  Txid. */
+	txid: string,
+	/**  Confirmations (0: in the mempool). */
+	confirmations: number,
+	/**  Block time or first seen (unix seconds). */
+	time: number | null,
+	/**  Net effect on the account in BTC, signed ("-0.1", "0.5"). */
+	net: string,
+	/**  Fee in sats, when known. */
+	feeSats: string | null,
+	/**  The user's label. */
+	label: string | null,
+	/**  Unconfirmed and replaceable: "Bump fee" is offered. */
+	replaceable: boolean,
+	/**  Unconfirmed and paying this account: "Speed up (CPFP)" is offered. */
+	incomingUnconfirmed: boolean,
 };
 
 /**  The whole catalogue. */
