@@ -48,6 +48,7 @@ fn main() {
         "btc_freeze",
         "btc_export_labels",
         "btc_import_labels",
+        "btc_sync_progress",
         "device_support",
         "device_fingerprint",
         "device_prompt",

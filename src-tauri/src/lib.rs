@@ -7,7 +7,7 @@ use std::{sync::Mutex, time::Duration};
 
 use coldlink_app::{
     parse_chain, parse_kind, BtcAccountView, BtcBalanceView, BtcCoinView, BtcReview, BtcSent,
-    BtcTxView, NodeSettings, NodeStatusView, ReceiveView, RecipientInput,
+    BtcTxView, NodeSettings, NodeStatusView, ReceiveView, RecipientInput, SyncProgress,
 };
 use coldlink_app::{
     AppError, AppInfo, Catalogue, Coldlink, CreatedWallet, DemoDevice, DemoModeView, DemoScreen,
@@ -745,6 +745,13 @@ async fn btc_import_labels(text: String, app: State<'_, Coldlink>) -> Result<u32
     blocking(move || app.btc_import_labels(&text)).await
 }
 
+/// How far the running Bitcoin sync is.
+#[tauri::command]
+#[specta::specta]
+fn btc_sync_progress(app: State<'_, Coldlink>) -> Option<SyncProgress> {
+    app.btc_sync_progress()
+}
+
 /// The command and event registry; also what generates `ui/src/lib/api/bindings.ts`.
 pub fn specta_builder<R: tauri::Runtime>() -> tauri_specta::Builder<R> {
     tauri_specta::Builder::<R>::new()
@@ -796,6 +803,7 @@ pub fn specta_builder<R: tauri::Runtime>() -> tauri_specta::Builder<R> {
             btc_freeze,
             btc_export_labels,
             btc_import_labels,
+            btc_sync_progress,
             device_support,
             device_fingerprint,
             device_prompt,

@@ -13,6 +13,9 @@ use std::{
 
 use bitcoin::{Amount, Network, OutPoint, Psbt, Txid};
 use coldlink_btc::{
+    backend::Backend,
+    electrum::Electrum,
+    esplora::Esplora,
     node::{Node, NodeAuth, NodeError},
     parse_watch,
     send::{parse_address, parse_amount, Draft, SendError, SendRequest, Unit},
@@ -58,6 +61,26 @@ impl From<SyncError> for AppError {
     }
 }
 
+/// How far a running sync is, for the UI to show on long syncs.
+#[derive(Clone, Copy, Debug, Serialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub struct SyncProgress {
+    /// The account being synced.
+    pub account_id: u32,
+    /// Addresses checked so far (Electrum discovery).
+    pub addresses: u32,
+}
+
+/// The running sync's progress, if any.
+#[derive(Clone, Default)]
+pub(crate) struct ProgressSlot(Arc<Mutex<Option<SyncProgress>>>);
+
+impl std::fmt::Debug for ProgressSlot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ProgressSlot")
+    }
+}
+
 /// Reviewed Bitcoin sends waiting for "Send" (or for a signed PSBT to come back).
 #[derive(Clone, Default)]
 pub(crate) struct BtcDrafts(Arc<Mutex<(u32, HashMap<u32, Pending>)>>);
@@ -89,6 +112,10 @@ pub struct NodeSettings {
     /// `rpcpassword` when no cookie file is used. Never sent back to the UI.
     #[serde(default)]
     pub password: String,
+    /// "rpc" (a Bitcoin Core / Knots node; the default), "electrum" (then `url` is
+    /// tcp://host:port or ssl://host:port) or "esplora" (an Esplora HTTP API base URL).
+    #[serde(default)]
+    pub kind: String,
 }
 
 /// What the connection test found.
@@ -282,14 +309,14 @@ impl Coldlink {
         Ok(raw.and_then(|r| serde_json::from_str::<NodeSettings>(&r).ok()))
     }
 
-    fn node(&self, network: Network) -> Result<Node, AppError> {
+    fn node(&self, network: Network) -> Result<Backend, AppError> {
         let s = self.node_settings(network)?.ok_or_else(|| {
             AppError::new(
                 ErrorKind::Disconnected,
                 format!("no Bitcoin node is set for {network}: add one in Settings"),
             )
         })?;
-        Ok(to_node(&s))
+        Ok(to_backend(&s))
     }
 
     /// Tests `settings` against the node and keeps them for `network` when it answers on that
@@ -299,12 +326,19 @@ impl Coldlink {
         network: Network,
         settings: NodeSettings,
     ) -> Result<NodeStatusView, AppError> {
-        if !settings.url.starts_with("http://") && !settings.url.starts_with("https://") {
+        let electrum = settings.kind == "electrum";
+        let url = settings.url.trim();
+        if electrum && !url.starts_with("tcp://") && !url.starts_with("ssl://") {
             return Err(AppError::invalid(
-                "the node address must start with http:// (for example http://127.0.0.1:8332)",
+                "an Electrum server address starts with tcp:// or ssl:// (for example tcp://127.0.0.1:50001)",
             ));
         }
-        let status = to_node(&settings).check_network(network)?;
+        if !electrum && !url.starts_with("http://") && !url.starts_with("https://") {
+            return Err(AppError::invalid(
+                "the address must start with http:// (for example http://127.0.0.1:8332)",
+            ));
+        }
+        let status = to_backend(&settings).check_network(network)?;
         let text =
             serde_json::to_string(&settings).map_err(|e| AppError::internal(e.to_string()))?;
         self.with_store(|s| {
@@ -336,7 +370,8 @@ impl Coldlink {
             let Ok((_, _, mut w)) = self.open_wallet(id) else {
                 continue;
             };
-            let (tip, error) = match w.sync_node(&node) {
+            let gap = self.setting_u64("btc.gap_limit").unwrap_or(20) as usize;
+            let (tip, error) = match w.sync(&node, gap, self.sync_progress(id)) {
                 Ok(t) => (t, None),
                 Err(e) => (w.tip(), Some(AppError::from(e).message)),
             };
@@ -359,6 +394,11 @@ impl Coldlink {
                 error,
             });
         }
+        *self
+            .btc_progress
+            .0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = None;
         let key = network_key(network);
         self.with_store(|s| {
             s.put_balances(&key, &cache)
@@ -537,10 +577,12 @@ impl Coldlink {
         let (row, network, mut w) = self.open_wallet(account_id)?;
         let txid = parse_txid(txid)?;
         let node = self.node(network)?;
-        let entry = node.mempool_entry(txid)?.ok_or_else(|| {
-            AppError::invalid("the node does not have this transaction in its mempool (already confirmed, or never seen)")
+        let (parent_fee, parent_vsize) = node.unconfirmed_fee(&w, txid)?.ok_or_else(|| {
+            AppError::invalid(
+                "this transaction is not waiting in the mempool (already confirmed, or never seen)",
+            )
         })?;
-        let draft = w.cpfp(txid, entry.fee, entry.vsize, self.fee_rate(network, fee)?)?;
+        let draft = w.cpfp(txid, parent_fee, parent_vsize, self.fee_rate(network, fee)?)?;
         self.keep_draft(row, network, draft, "CPFP")
     }
 
@@ -618,6 +660,29 @@ impl Coldlink {
             },
         );
         Ok(review)
+    }
+
+    fn sync_progress(&self, account_id: u32) -> Arc<dyn Fn(u32) + Send + Sync> {
+        let slot = self.btc_progress.0.clone();
+        *slot.lock().unwrap_or_else(|p| p.into_inner()) = Some(SyncProgress {
+            account_id,
+            addresses: 0,
+        });
+        Arc::new(move |addresses| {
+            *slot.lock().unwrap_or_else(|p| p.into_inner()) = Some(SyncProgress {
+                account_id,
+                addresses,
+            });
+        })
+    }
+
+    /// How far the running Bitcoin sync is (none when no sync runs).
+    pub fn btc_sync_progress(&self) -> Option<SyncProgress> {
+        *self
+            .btc_progress
+            .0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
     }
 
     fn setting_u64(&self, key: &str) -> Option<u64> {
@@ -784,15 +849,28 @@ impl Coldlink {
     }
 }
 
-fn to_node(s: &NodeSettings) -> Node {
-    Node {
+fn to_backend(s: &NodeSettings) -> Backend {
+    match s.kind.as_str() {
+        "electrum" => {
+            return Backend::Electrum(Electrum {
+                url: s.url.trim().to_owned(),
+            })
+        }
+        "esplora" => {
+            return Backend::Esplora(Esplora {
+                url: s.url.trim().to_owned(),
+            })
+        }
+        _ => {}
+    }
+    Backend::Node(Node {
         url: s.url.trim().to_owned(),
         auth: if s.cookie_file.trim().is_empty() {
             NodeAuth::UserPass(s.user.clone(), s.password.clone())
         } else {
             NodeAuth::Cookie(PathBuf::from(s.cookie_file.trim()))
         },
-    }
+    })
 }
 
 fn verified_key(account_id: u32, address: &str) -> String {

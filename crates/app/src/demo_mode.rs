@@ -519,6 +519,7 @@ impl Coldlink {
                 cookie_file: String::new(),
                 user: DEMO_RPC_USER.into(),
                 password: DEMO_RPC_PASSWORD.into(),
+                kind: String::new(),
             },
         )?;
         let ledger = self.btc_add_account(

@@ -29,7 +29,7 @@ pub use btc_accounts::BtcAccountView;
 pub use btc_history::{BtcCoinView, BtcTxView};
 pub use btc_send::{
     BtcBalanceView, BtcOutputView, BtcReview, BtcSent, NodeSettings, NodeStatusView, ReceiveView,
-    RecipientInput,
+    RecipientInput, SyncProgress,
 };
 pub use coldlink_catalogue::{Catalogue, Support};
 pub use compare::{computed_support, CompareData};
@@ -74,6 +74,7 @@ pub struct Coldlink {
     store: evm_accounts::StoreSlot,
     pending_sends: evm_accounts::PendingSends,
     btc_drafts: btc_send::BtcDrafts,
+    btc_progress: btc_send::ProgressSlot,
     demo_mode: demo_mode::DemoModeSlot,
     /// Who answers devices' questions; the UI's prompt slot unless replaced (the CLI asks on
     /// its terminal).
@@ -102,6 +103,7 @@ impl Coldlink {
             store: Default::default(),
             pending_sends: Default::default(),
             btc_drafts: Default::default(),
+            btc_progress: Default::default(),
             demo_mode: Default::default(),
             interaction: None,
         }

@@ -64,6 +64,7 @@ fn fund_sync_send_with_every_signer_and_refuse_what_is_wrong() {
         cookie_file: String::new(),
         user: "coldlink".into(),
         password: "coldlink".into(),
+        kind: String::new(),
     };
     let e = app
         .btc_set_node(bitcoin::Network::Bitcoin, settings.clone())

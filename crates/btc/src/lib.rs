@@ -5,7 +5,10 @@
 //! zpub (SLIP-132 prefixes say the script kind), an output descriptor (its checksum must be
 //! right), or a single address. Wallet engines (BDK) take these descriptors as they are.
 
+pub mod backend;
 pub mod consensus;
+pub mod electrum;
+pub mod esplora;
 pub mod node;
 pub mod send;
 pub mod sync;

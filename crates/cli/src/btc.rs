@@ -74,6 +74,8 @@ pub(crate) fn run(app: &Coldlink, json_out: bool, cmd: &Btc) -> Result<(), AppEr
         Btc::Node {
             chain,
             url,
+            electrum,
+            esplora,
             cookie,
             user,
             password,
@@ -85,6 +87,12 @@ pub(crate) fn run(app: &Coldlink, json_out: bool, cmd: &Btc) -> Result<(), AppEr
                     cookie_file: cookie.clone(),
                     user: user.clone(),
                     password: password.clone(),
+                    kind: match (electrum, esplora) {
+                        (true, _) => "electrum",
+                        (_, true) => "esplora",
+                        _ => "rpc",
+                    }
+                    .into(),
                 },
             )?;
             if json_out {

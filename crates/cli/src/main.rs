@@ -158,9 +158,16 @@ pub(crate) enum Btc {
         /// main, test, signet or regtest.
         #[arg(long, default_value = "main")]
         chain: String,
-        /// RPC address, e.g. http://127.0.0.1:8332.
+        /// RPC address, e.g. http://127.0.0.1:8332; with --electrum, tcp://host:port or
+        /// ssl://host:port.
         #[arg(long)]
         url: String,
+        /// The address is an Electrum server's.
+        #[arg(long, conflicts_with = "esplora")]
+        electrum: bool,
+        /// The address is an Esplora HTTP API's.
+        #[arg(long)]
+        esplora: bool,
         /// The node's .cookie file (preferred over user/password).
         #[arg(long, default_value = "")]
         cookie: String,

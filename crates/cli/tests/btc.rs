@@ -210,6 +210,29 @@ fn accounts_receive_sync_send_and_psbt_round_trip() {
         .expect("mempool")
         .contains(txid));
 
+    // The same account through an Esplora server instead of the node: the same balances.
+    let by_node = ok(d, &["btc", "sync", "--chain", "regtest"]);
+    let esplora = coldlink_testkit::esplora::EsploraAdapter::start(&node);
+    let s = ok(
+        d,
+        &[
+            "btc",
+            "node",
+            "--chain",
+            "regtest",
+            "--esplora",
+            "--url",
+            &esplora.url,
+        ],
+    );
+    assert_eq!(s["chain"], "regtest");
+    let by_esplora = ok(d, &["btc", "sync", "--chain", "regtest"]);
+    assert_eq!(by_esplora[0]["error"], Value::Null, "{by_esplora}");
+    assert_eq!(
+        (&by_esplora[0]["confirmed"], &by_esplora[0]["pending"]),
+        (&by_node[0]["confirmed"], &by_node[0]["pending"])
+    );
+
     // Bad input: a clear message, a failing exit.
     let (success, v) = coldlink(
         d,

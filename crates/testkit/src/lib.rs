@@ -6,6 +6,8 @@
 
 #![allow(clippy::panic, clippy::unwrap_used)]
 
+pub mod esplora;
+
 use std::{
     io::{Read, Write},
     net::{TcpListener, TcpStream},
@@ -215,6 +217,8 @@ pub struct Bitcoind {
     pub dir: std::path::PathBuf,
     /// Its RPC port.
     pub rpc_port: u16,
+    /// Its P2P port (loopback only), for an Electrum server to read blocks from.
+    pub p2p_port: u16,
 }
 
 impl Drop for Bitcoind {
@@ -259,17 +263,20 @@ impl Bitcoind {
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("datadir: {e}"));
         let rpc_port = free_port();
+        let p2p_port = free_port();
         let child = Command::new(&bin)
             .arg("-regtest")
             .arg(format!("-datadir={}", dir.display()))
             .arg(format!("-rpcport={rpc_port}"))
-            .arg(format!("-port={}", free_port()))
+            .arg(format!("-port={p2p_port}"))
+            .arg(format!("-bind=127.0.0.1:{p2p_port}"))
             .args([
                 "-rpcuser=coldlink",
                 "-rpcpassword=coldlink",
                 "-rpcbind=127.0.0.1",
                 "-rpcallowip=127.0.0.1",
-                "-listen=0",
+                "-listen=1",
+                "-discover=0",
                 "-dnsseed=0",
                 "-fallbackfee=0.0002",
                 "-printtoconsole=0",
@@ -282,6 +289,7 @@ impl Bitcoind {
             child,
             dir,
             rpc_port,
+            p2p_port,
         };
         let deadline = Instant::now() + Duration::from_secs(60);
         while node.cli(&["getblockchaininfo"]).is_err() {
@@ -312,4 +320,105 @@ impl Bitcoind {
             Err(String::from_utf8_lossy(&out.stderr).trim().to_owned())
         }
     }
+}
+
+/// An Electrum server (electrs, built by `scripts/setup` under `~/.cache/coldlink/tools`) over
+/// a [`Bitcoind`], on a free loopback port, with a throwaway index.
+pub struct Electrs {
+    child: Child,
+    dir: std::path::PathBuf,
+    /// `tcp://127.0.0.1:<port>`.
+    pub url: String,
+}
+
+impl Drop for Electrs {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+impl Electrs {
+    /// Starts electrs on `node` and waits until it has indexed the node's tip.
+    pub fn start(node: &Bitcoind) -> Self {
+        let bin = std::env::var_os("COLDLINK_ELECTRS")
+            .map(std::path::PathBuf::from)
+            .unwrap_or_else(|| {
+                std::path::PathBuf::from(std::env::var("HOME").unwrap_or_default())
+                    .join(".cache/coldlink/tools/electrs/bin/electrs")
+            });
+        assert!(
+            bin.exists(),
+            "no electrs at {}: run scripts/setup",
+            bin.display()
+        );
+        let dir = node.dir.join("electrs");
+        std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("electrs dir: {e}"));
+        let port = free_port();
+        // The login goes in a config file, not on the command line.
+        let conf = dir.join("electrs.toml");
+        std::fs::write(&conf, "auth = \"coldlink:coldlink\"\n")
+            .unwrap_or_else(|e| panic!("electrs config: {e}"));
+        let child = Command::new(&bin)
+            .arg(format!("--conf={}", conf.display()))
+            .args(["--skip-default-conf-files", "--network", "regtest"])
+            .args(["--log-filters", "WARN", "--wait-duration-secs", "1"])
+            .arg(format!("--db-dir={}", dir.display()))
+            .arg(format!("--daemon-rpc-addr=127.0.0.1:{}", node.rpc_port))
+            .arg(format!("--daemon-p2p-addr=127.0.0.1:{}", node.p2p_port))
+            .arg(format!("--electrum-rpc-addr=127.0.0.1:{port}"))
+            .arg(format!("--monitoring-addr=127.0.0.1:{}", free_port()))
+            .stdout(Stdio::null())
+            .stderr(if std::env::var_os("COLDLINK_TEST_VERBOSE").is_some() {
+                Stdio::inherit()
+            } else {
+                Stdio::null()
+            })
+            .spawn()
+            .unwrap_or_else(|e| panic!("start electrs: {e}"));
+        let e = Self {
+            child,
+            dir,
+            url: format!("tcp://127.0.0.1:{port}"),
+        };
+        e.wait_synced(node);
+        e
+    }
+
+    /// Waits until the server reports the node's best height.
+    pub fn wait_synced(&self, node: &Bitcoind) {
+        let want: u64 = node
+            .cli(&["getblockcount"])
+            .ok()
+            .and_then(|h| h.trim().parse().ok())
+            .unwrap_or(0);
+        let port = self.url.rsplit(':').next().unwrap_or("0").to_owned();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Some(h) = electrum_height(&port) {
+                if h >= want {
+                    return;
+                }
+            }
+            assert!(
+                Instant::now() < deadline,
+                "electrs did not catch up with block {want}"
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+}
+
+/// The height an Electrum server reports (`blockchain.headers.subscribe`), if it answers.
+fn electrum_height(port: &str) -> Option<u64> {
+    use std::io::{BufRead, BufReader, Write};
+    let mut s = std::net::TcpStream::connect(format!("127.0.0.1:{port}")).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
+    s.write_all(b"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"blockchain.headers.subscribe\",\"params\":[]}\n")
+        .ok()?;
+    let mut line = String::new();
+    BufReader::new(s).read_line(&mut line).ok()?;
+    let v: Value = serde_json::from_str(&line).ok()?;
+    v["result"]["height"].as_u64()
 }

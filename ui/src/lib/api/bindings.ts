@@ -97,6 +97,8 @@ export const commands = {
 	btcExportLabels: () => typedError<string, AppError>(__TAURI_INVOKE("btc_export_labels")),
 	/**  Imports BIP329 JSON Lines; returns how many records were taken. */
 	btcImportLabels: (text: string) => typedError<number, AppError>(__TAURI_INVOKE("btc_import_labels", { text })),
+	/**  How far the running Bitcoin sync is. */
+	btcSyncProgress: () => __TAURI_INVOKE<SyncProgress | null>("btc_sync_progress"),
 	/**  Coldlink's support per catalogue model, computed by exercising each driver. */
 	deviceSupport: () => typedError<{ [key in string]: Support }, AppError>(__TAURI_INVOKE("device_support")),
 	/**
@@ -668,6 +670,11 @@ export type NodeSettings = {
 	user: string,
 	/**  `rpcpassword` when no cookie file is used. Never sent back to the UI. */
 	password?: string,
+	/**
+	 *  "rpc" (a Bitcoin Core / Knots node; the default), "electrum" (then `url` is
+	 *  tcp://host:port or ssl://host:port) or "esplora" (an Esplora HTTP API base URL).
+	 */
+	kind?: string,
 };
 
 /**  What the connection test found. */
@@ -828,6 +835,14 @@ export type Support = {
 	signEvm: boolean,
 	/**  Exchanges PSBTs by file or QR (air-gapped signers). */
 	psbtFile: boolean,
+};
+
+/**  How far a running sync is, for the UI to show on long syncs. */
+export type SyncProgress = {
+	/**  The account being synced. */
+	accountId: number,
+	/**  Addresses checked so far (Electrum discovery). */
+	addresses: number,
 };
 
 /**  A token amount. */

@@ -34,6 +34,7 @@ export type {
   NodeStatusView,
   ReceiveView,
   RecipientInput,
+  SyncProgress,
 } from "./bindings";
 import type { NodeSettings, RecipientInput } from "./bindings";
 
@@ -109,6 +110,8 @@ export const api = {
   btcFreeze: (outpoint: string, frozen: boolean) => call(commands.btcFreeze(outpoint, frozen)),
   btcExportLabels: () => call(commands.btcExportLabels()),
   btcImportLabels: (text: string) => call(commands.btcImportLabels(text)),
+  /** Not a Result: progress or null. */
+  btcSyncProgress: () => commands.btcSyncProgress(),
   deviceSupport: () => call(commands.deviceSupport()),
   deviceFingerprint: (id: string) => call(commands.deviceFingerprint(id)),
   devicePrompt: () => call(commands.devicePrompt()),

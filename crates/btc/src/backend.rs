@@ -1,0 +1,83 @@
+//! The chain backend an account syncs from, the user's choice: their own node over RPC, an
+//! Electrum server, or an Esplora HTTP server. One type for the app to hold; each variant is its own module.
+
+use std::sync::Arc;
+
+use bitcoin::{Amount, Network, Transaction, Txid};
+
+use crate::{
+    electrum::Electrum,
+    esplora::Esplora,
+    node::{FeeEstimates, Node, NodeError, NodeStatus},
+    sync::{AccountWallet, SyncError},
+};
+
+/// Where chain data comes from.
+#[derive(Clone, Debug)]
+pub enum Backend {
+    /// Bitcoin Core / Knots over JSON-RPC.
+    Node(Node),
+    /// An Electrum server.
+    Electrum(Electrum),
+    /// An Esplora HTTP server.
+    Esplora(Esplora),
+}
+
+impl Backend {
+    /// The connection test, on the expected network.
+    pub fn check_network(&self, network: Network) -> Result<NodeStatus, NodeError> {
+        match self {
+            Backend::Node(n) => n.check_network(network),
+            Backend::Electrum(e) => e.check_network(network),
+            Backend::Esplora(e) => e.check_network(network),
+        }
+    }
+
+    /// Fee estimates (slow / normal / fast).
+    pub fn fee_estimates(&self) -> Result<FeeEstimates, NodeError> {
+        match self {
+            Backend::Node(n) => n.fee_estimates(),
+            Backend::Electrum(e) => e.fee_estimates(),
+            Backend::Esplora(e) => e.fee_estimates(),
+        }
+    }
+
+    /// Broadcasts a transaction.
+    pub fn broadcast(&self, tx: &Transaction) -> Result<Txid, NodeError> {
+        match self {
+            Backend::Node(n) => n.broadcast(tx),
+            Backend::Electrum(e) => e.broadcast(tx),
+            Backend::Esplora(e) => e.broadcast(tx),
+        }
+    }
+
+    /// Fee and size of unconfirmed `txid`, for CPFP: the node's mempool, or what the wallet
+    /// learnt during an Electrum sync. `None` when it is not unconfirmed any more.
+    pub fn unconfirmed_fee(
+        &self,
+        wallet: &AccountWallet,
+        txid: Txid,
+    ) -> Result<Option<(Amount, u64)>, NodeError> {
+        match self {
+            Backend::Node(n) => Ok(n.mempool_entry(txid)?.map(|m| (m.fee, m.vsize))),
+            Backend::Electrum(_) | Backend::Esplora(_) => Ok(wallet.fee_and_vsize(txid)),
+        }
+    }
+}
+
+impl AccountWallet {
+    /// Syncs from `backend`; `stop_gap` bounds address discovery on Electrum (a node's block
+    /// scan sees every address the descriptors reveal); `progress` hears addresses checked.
+    pub fn sync(
+        &mut self,
+        backend: &Backend,
+        stop_gap: usize,
+        progress: Arc<dyn Fn(u32) + Send + Sync>,
+    ) -> Result<u32, SyncError> {
+        match backend {
+            Backend::Node(n) => self.sync_node(n),
+            Backend::Electrum(e) => self.sync_electrum(e, stop_gap, progress),
+            Backend::Esplora(e) => self.sync_esplora(e, stop_gap, progress),
+        }
+    }
+}

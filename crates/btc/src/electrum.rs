@@ -1,0 +1,177 @@
+//! An Electrum server (the way most people reach their own node: electrs, Fulcrum, ElectrumX)
+//! over TCP (`tcp://host:port`) or TLS (`ssl://host:port`): the connection test (its genesis
+//! block names the network), gap-limit discovery and re-sync of an account with progress,
+//! fee estimates and broadcasting. The wallet side is BDK's (`bdk_electrum`).
+
+use std::time::Duration;
+
+use bdk_electrum::{
+    electrum_client::{self, ElectrumApi},
+    BdkElectrumClient,
+};
+use bitcoin::{Amount, Network, Transaction, Txid};
+
+use crate::{
+    node::{FeeEstimates, NodeError, NodeStatus},
+    sync::{AccountWallet, SyncError},
+};
+
+/// An Electrum server.
+#[derive(Clone, Debug)]
+pub struct Electrum {
+    /// `tcp://host:port` or `ssl://host:port`.
+    pub url: String,
+}
+
+/// The networks whose genesis block a server may report.
+const NETWORKS: [(Network, &str); 5] = [
+    (Network::Bitcoin, "main"),
+    (Network::Testnet, "test"),
+    (Network::Testnet4, "testnet4"),
+    (Network::Signet, "signet"),
+    (Network::Regtest, "regtest"),
+];
+
+impl Electrum {
+    fn unreachable(&self, e: impl std::fmt::Display) -> NodeError {
+        NodeError::Unreachable {
+            url: self.url.clone(),
+            reason: e.to_string(),
+        }
+    }
+
+    fn client(&self) -> Result<electrum_client::Client, NodeError> {
+        let url = self.url.trim();
+        if !url.starts_with("tcp://") && !url.starts_with("ssl://") {
+            return Err(NodeError::Refused(
+                "an Electrum server address starts with tcp:// or ssl:// (for example tcp://127.0.0.1:50001)".into(),
+            ));
+        }
+        let config = electrum_client::ConfigBuilder::new()
+            .timeout(Some(Duration::from_secs(10)))
+            .retry(1)
+            .build();
+        electrum_client::Client::from_config(url, config).map_err(|e| self.unreachable(e))
+    }
+
+    /// The connection test: which chain the server follows and its height.
+    pub fn status(&self) -> Result<NodeStatus, NodeError> {
+        let c = self.client()?;
+        let features = c.server_features().map_err(|e| self.unreachable(e))?;
+        let tip = c
+            .block_headers_subscribe()
+            .map_err(|e| self.unreachable(e))?;
+        let mut genesis = features.genesis_hash;
+        genesis.reverse();
+        let chain = NETWORKS
+            .iter()
+            .find(|(n, _)| {
+                let g = bitcoin::constants::genesis_block(*n).block_hash();
+                let bytes: &[u8] = g.as_ref();
+                bytes == features.genesis_hash || bytes == genesis
+            })
+            .map(|(_, name)| (*name).to_owned())
+            .unwrap_or_else(|| "an unknown chain".into());
+        Ok(NodeStatus {
+            chain,
+            blocks: tip.height as u64,
+            initial_download: false,
+        })
+    }
+
+    /// Checks that the server follows `network`.
+    pub fn check_network(&self, network: Network) -> Result<NodeStatus, NodeError> {
+        let s = self.status()?;
+        if !crate::node::chain_name(network).contains(&s.chain.as_str()) {
+            return Err(NodeError::WrongNetwork {
+                found: s.chain,
+                expected: network.to_string(),
+            });
+        }
+        Ok(s)
+    }
+
+    /// Fee estimates for about 144, 6 and 2 blocks; the relay minimum when it has none.
+    pub fn fee_estimates(&self) -> Result<FeeEstimates, NodeError> {
+        let c = self.client()?;
+        let per_vb = |btc_kvb: f64| {
+            Amount::from_btc(btc_kvb)
+                .map(|a| a.to_sat().div_ceil(1000).max(1))
+                .ok()
+        };
+        let mut rates = [0u64; 3];
+        let mut from_node = true;
+        for (slot, blocks) in rates.iter_mut().zip([144usize, 6, 2]) {
+            match c.estimate_fee(blocks, None) {
+                Ok(r) if r > 0.0 => *slot = per_vb(r).unwrap_or(1),
+                Ok(_) => from_node = false,
+                Err(e) => return Err(self.unreachable(e)),
+            }
+        }
+        if !from_node {
+            let relay = c.relay_fee().ok().and_then(per_vb).unwrap_or(1);
+            rates = [relay, relay * 2, relay * 5];
+        }
+        Ok(FeeEstimates {
+            slow: rates[0],
+            normal: rates[1].max(rates[0]),
+            fast: rates[2].max(rates[1]),
+            from_node,
+        })
+    }
+
+    /// Broadcasts `tx`; the server's (node's) refusal is passed on.
+    pub fn broadcast(&self, tx: &Transaction) -> Result<Txid, NodeError> {
+        self.client()?
+            .transaction_broadcast(tx)
+            .map_err(|e| match e {
+                electrum_client::Error::Protocol(v) => NodeError::Refused(v.to_string()),
+                other => self.unreachable(other),
+            })
+    }
+}
+
+impl AccountWallet {
+    /// Discovers and syncs the account from an Electrum server: both chains scanned until
+    /// `stop_gap` unused addresses in a row; `progress` hears each address as it is checked.
+    /// Returns the tip height.
+    pub fn sync_electrum(
+        &mut self,
+        server: &Electrum,
+        stop_gap: usize,
+        progress: std::sync::Arc<dyn Fn(u32) + Send + Sync>,
+    ) -> Result<u32, SyncError> {
+        let node_err = |e: NodeError| SyncError::Node(e.to_string());
+        server
+            .check_network(self.wallet.network())
+            .map_err(node_err)?;
+        let client = BdkElectrumClient::new(server.client().map_err(node_err)?);
+        // Coins this wallet already knows need no download again.
+        client.populate_tx_cache(self.wallet.tx_graph().full_txs().map(|t| t.tx));
+        let seen = std::sync::atomic::AtomicU32::new(0);
+        let request = self
+            .wallet
+            .start_full_scan()
+            .inspect(move |_, _, _| {
+                let n = seen.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+                progress(n);
+            })
+            .build();
+        let update = client
+            .full_scan(request, stop_gap.max(1), 50, true)
+            .map_err(|e| SyncError::Node(server.unreachable(e).to_string()))?;
+        self.wallet
+            .apply_update(update)
+            .map_err(|e| SyncError::Node(e.to_string()))?;
+        self.persist()?;
+        Ok(self.wallet.latest_checkpoint().height())
+    }
+
+    /// Fee and virtual size of unconfirmed `txid` from what the wallet holds (every input's
+    /// previous output is fetched during an Electrum sync), for CPFP without a node.
+    pub fn fee_and_vsize(&self, txid: Txid) -> Option<(Amount, u64)> {
+        let tx = self.wallet.get_tx(txid)?.tx_node.tx.clone();
+        let fee = self.wallet.calculate_fee(&tx).ok()?;
+        Some((fee, tx.vsize() as u64))
+    }
+}

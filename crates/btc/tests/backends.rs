@@ -1,0 +1,231 @@
+//! Accounts synced from a real Electrum server (electrs) and from an Esplora server (the
+//! test adapter over the node; the client is the real one), both over a Bitcoin Knots regtest
+//! node: gap-limit discovery finds payments up to the configured gap and not beyond it,
+//! balances are exact, progress is reported, a send is broadcast through the server and
+//! settles, CPFP works from what the sync learnt, and a server on another network, with a bad
+//! address or not there at all is a clear error that keeps the last known state.
+
+use std::sync::{
+    atomic::{AtomicU32, Ordering},
+    Arc,
+};
+
+use bitcoin::{Amount, Network};
+use coldlink_btc::{
+    account_path,
+    backend::Backend,
+    electrum::Electrum,
+    esplora::Esplora,
+    send::{parse_address, SendRequest},
+    sync::{AccountWallet, SyncError},
+    BtcAccount, ScriptKind,
+};
+use coldlink_signer::{BitcoinSigner, Headless, Signer};
+use coldlink_soft::SoftWallet;
+use coldlink_testkit::{esplora::EsploraAdapter, Bitcoind, Electrs};
+use coldlink_types::Sensitive;
+
+fn soft() -> SoftWallet {
+    SoftWallet::from_mnemonic(
+        &Sensitive::new(
+            "abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon about"
+                .into(),
+        ),
+        &Sensitive::new(String::new()),
+    )
+    .expect("wallet")
+}
+
+fn account(signer: &mut SoftWallet, network: Network) -> BtcAccount {
+    let kind = ScriptKind::NativeSegwit;
+    let path = account_path(kind, network, 0);
+    BtcAccount::from_xpub(
+        kind,
+        network,
+        bitcoin::bip32::Fingerprint::from(signer.master_fingerprint().expect("fp").0),
+        &path,
+        &signer.xpub(&path, false).expect("xpub"),
+    )
+    .expect("account")
+}
+
+fn quiet() -> Arc<dyn Fn(u32) + Send + Sync> {
+    Arc::new(|_| {})
+}
+
+/// The chain every backend test starts from: 101 blocks, then payments to the account's
+/// receive indexes 0, 15 and 40 (within a gap of 20 of each other only up to 15), mined.
+fn chain(tag: &str, acc: &BtcAccount) -> (Bitcoind, String) {
+    let node = Bitcoind::start(tag);
+    node.cli(&["createwallet", "miner"]).expect("wallet");
+    let miner = node.cli(&["getnewaddress", "", "bech32"]).expect("address");
+    node.cli(&["generatetoaddress", "101", &miner])
+        .expect("mine");
+    for (i, btc) in [(0, "0.1"), (15, "0.2"), (40, "0.4")] {
+        let a = acc.address(false, i).expect("address").to_string();
+        node.cli(&["sendtoaddress", &a, btc]).expect("pay");
+    }
+    node.cli(&["generatetoaddress", "1", &miner]).expect("mine");
+    (node, miner)
+}
+
+#[test]
+fn electrum_discovery_sync_send_and_errors() {
+    let mut signer = soft();
+    let acc = account(&mut signer, Network::Regtest);
+    let (node, miner) = chain("btc-electrum", &acc);
+    let electrs = Electrs::start(&node);
+    let server = Backend::Electrum(Electrum {
+        url: electrs.url.clone(),
+    });
+    exercise(&node, &miner, &acc, &mut signer, &server, &|| {
+        electrs.wait_synced(&node)
+    });
+    let bad = Backend::Electrum(Electrum {
+        url: "http://127.0.0.1:50001".into(),
+    });
+    let e = bad.check_network(Network::Regtest).expect_err("scheme");
+    assert!(e.to_string().contains("tcp:// or ssl://"), "{e}");
+}
+
+#[test]
+fn esplora_discovery_sync_send_and_errors() {
+    let mut signer = soft();
+    let acc = account(&mut signer, Network::Regtest);
+    let (node, miner) = chain("btc-esplora", &acc);
+    let adapter = EsploraAdapter::start(&node);
+    let server = Backend::Esplora(Esplora {
+        url: adapter.url.clone(),
+    });
+    exercise(&node, &miner, &acc, &mut signer, &server, &|| {});
+    let bad = Backend::Esplora(Esplora {
+        url: "tcp://127.0.0.1:3002".into(),
+    });
+    let e = bad.check_network(Network::Regtest).expect_err("scheme");
+    assert!(e.to_string().contains("http:// or https://"), "{e}");
+}
+
+/// Discovery, exact balances, progress, a send, CPFP and the error paths against `server`;
+/// `caught_up` waits until the server has seen the node's newest block.
+fn exercise(
+    node: &Bitcoind,
+    miner: &str,
+    acc: &BtcAccount,
+    signer: &mut SoftWallet,
+    server: &Backend,
+    caught_up: &dyn Fn(),
+) {
+    assert_eq!(
+        server
+            .check_network(Network::Regtest)
+            .expect("status")
+            .chain,
+        "regtest"
+    );
+
+    let dir = node.dir.join("coldlink");
+    std::fs::create_dir_all(&dir).expect("dir");
+    let mut w = AccountWallet::open(&dir.join("a.db"), acc).expect("open");
+    let checked = Arc::new(AtomicU32::new(0));
+    let seen = Arc::clone(&checked);
+    let tip = w
+        .sync(
+            server,
+            20,
+            Arc::new(move |n| {
+                seen.store(n, Ordering::SeqCst);
+            }),
+        )
+        .expect("sync");
+    assert_eq!(tip, 102);
+    assert_eq!(
+        w.balances().confirmed,
+        Amount::from_sat(30_000_000),
+        "index 40 is past the gap of 20"
+    );
+    assert!(
+        checked.load(Ordering::SeqCst) >= 36,
+        "progress reported every address checked"
+    );
+    // A wider gap finds it.
+    w.sync(server, 30, quiet()).expect("sync");
+    assert_eq!(w.balances().confirmed, Amount::from_sat(70_000_000));
+
+    // Send through the server; after a block, exact.
+    let to = parse_address(miner, Network::Regtest).expect("address");
+    let draft = w
+        .build_send(&SendRequest {
+            recipients: vec![(to, Amount::from_sat(5_000_000))],
+            fee_rate: 4,
+            ..Default::default()
+        })
+        .expect("build");
+    let mut signed = draft.psbt.clone();
+    signer.sign_psbt(&mut signed, &Headless).expect("sign");
+    let tx = w.finish(&draft, &signed).expect("checks");
+    let txid = server.broadcast(&tx).expect("broadcast");
+    assert!(node
+        .cli(&["getrawmempool"])
+        .expect("mempool")
+        .contains(&txid.to_string()));
+    node.cli(&["generatetoaddress", "1", miner]).expect("mine");
+    caught_up();
+    w.sync(server, 30, quiet()).expect("resync");
+    assert_eq!(
+        w.balances().confirmed,
+        Amount::from_sat(70_000_000 - 5_000_000) - draft.review.fee
+    );
+
+    // CPFP of a stuck payment, from what the Electrum sync learnt about its inputs.
+    let a = w.next_receive().expect("address").to_string();
+    let parent: bitcoin::Txid = node
+        .cli(&[
+            "-named",
+            "sendtoaddress",
+            &format!("address={a}"),
+            "amount=0.05",
+            "fee_rate=1",
+            "replaceable=false",
+        ])
+        .expect("send")
+        .parse()
+        .expect("txid");
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    w.sync(server, 30, quiet()).expect("sync");
+    let (fee, vsize) = server
+        .unconfirmed_fee(&w, parent)
+        .expect("server")
+        .expect("fee known from the sync");
+    assert!(
+        fee.to_sat() >= vsize && fee.to_sat() < 2 * vsize,
+        "{fee} for {vsize} vB"
+    );
+    let child = w.cpfp(parent, fee, vsize, 20).expect("cpfp");
+    let mut signed = child.psbt.clone();
+    signer.sign_psbt(&mut signed, &Headless).expect("sign");
+    let tx = w.finish(&child, &signed).expect("checks");
+    server.broadcast(&tx).expect("child accepted");
+
+    // Errors: another network's account, a bad address, nobody there; the state is kept.
+    let mut main = AccountWallet::open(&dir.join("main.db"), &account(signer, Network::Bitcoin))
+        .expect("open");
+    let e = main.sync(server, 20, quiet()).expect_err("regtest server");
+    assert!(
+        e.to_string()
+            .contains("runs regtest, but the account is on bitcoin"),
+        "{e}"
+    );
+    let gone = match server {
+        Backend::Electrum(_) => Backend::Electrum(Electrum {
+            url: "tcp://127.0.0.1:9".into(),
+        }),
+        _ => Backend::Esplora(Esplora {
+            url: "http://127.0.0.1:9".into(),
+        }),
+    };
+    let before = w.balances();
+    let e = w.sync(&gone, 20, quiet()).expect_err("down");
+    assert!(matches!(e, SyncError::Node(_)));
+    assert!(e.to_string().contains("cannot be reached"), "{e}");
+    assert_eq!(w.balances(), before, "last known state kept");
+}
