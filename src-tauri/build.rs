@@ -49,6 +49,7 @@ fn main() {
         "btc_export_labels",
         "btc_import_labels",
         "btc_sync_progress",
+        "btc_discover_accounts",
         "device_support",
         "device_fingerprint",
         "device_prompt",

@@ -752,6 +752,20 @@ fn btc_sync_progress(app: State<'_, Coldlink>) -> Option<SyncProgress> {
     app.btc_sync_progress()
 }
 
+/// Account discovery: adds the signer's accounts of a kind while they have history.
+#[tauri::command]
+#[specta::specta]
+async fn btc_discover_accounts(
+    signer: String,
+    kind: String,
+    network: String,
+    app: State<'_, Coldlink>,
+) -> Result<Vec<BtcAccountView>, AppError> {
+    let app = app.inner().clone();
+    blocking(move || app.btc_discover_accounts(&signer, parse_kind(&kind)?, parse_chain(&network)?))
+        .await
+}
+
 /// The command and event registry; also what generates `ui/src/lib/api/bindings.ts`.
 pub fn specta_builder<R: tauri::Runtime>() -> tauri_specta::Builder<R> {
     tauri_specta::Builder::<R>::new()
@@ -804,6 +818,7 @@ pub fn specta_builder<R: tauri::Runtime>() -> tauri_specta::Builder<R> {
             btc_export_labels,
             btc_import_labels,
             btc_sync_progress,
+            btc_discover_accounts,
             device_support,
             device_fingerprint,
             device_prompt,

@@ -66,6 +66,45 @@ fn view(r: &coldlink_store::AccountRow) -> Option<BtcAccountView> {
 }
 
 impl Coldlink {
+    /// Account `index` of `kind` held by `signer` (a device id or "soft"): its signer key
+    /// (fingerprint or "soft"), signer name, descriptors and path.
+    pub(crate) fn signer_account(
+        &self,
+        signer: &str,
+        kind: ScriptKind,
+        network: Network,
+        index: u32,
+    ) -> Result<(String, String, BtcAccount, bitcoin::bip32::DerivationPath), AppError> {
+        let path = account_path(kind, network, index);
+        if signer == "soft" {
+            let (fp, xpub) =
+                self.with_soft_wallet(|w| Ok((w.master_fingerprint()?, w.xpub(&path, false)?)))?;
+            let a = BtcAccount::from_xpub(
+                kind,
+                network,
+                bitcoin::bip32::Fingerprint::from(fp.0),
+                &path,
+                &xpub,
+            )?;
+            return Ok(("soft".into(), "Software wallet".into(), a, path));
+        }
+        let fp = self.master_fingerprint(signer)?;
+        let xpub = Xpub::from_str(&self.xpub(signer, &path.to_string(), false)?)
+            .map_err(|e| AppError::internal(e.to_string()))?;
+        let fingerprint = bitcoin::bip32::Fingerprint::from_str(&fp)
+            .map_err(|e| AppError::internal(e.to_string()))?;
+        let a = BtcAccount::from_xpub(kind, network, fingerprint, &path, &xpub)?;
+        let name = self
+            .devices()
+            .list()
+            .devices
+            .into_iter()
+            .find(|d| d.id == signer)
+            .map(|d| d.model_name)
+            .unwrap_or_else(|| "Hardware wallet".into());
+        Ok((fp, name, a, path))
+    }
+
     /// Adds a Bitcoin account of `kind`, number `index`, on `network`: from a device (id), the
     /// unlocked software wallet ("soft"), or "watch" with `watch` (a key, descriptor or
     /// address).
@@ -81,7 +120,6 @@ impl Coldlink {
         if index >= 0x8000_0000 {
             return Err(AppError::invalid("the account index must be below 2^31"));
         }
-        let path = account_path(kind, network, index);
         let (key, name, descriptor, origin) = match signer {
             "watch" => {
                 let text = watch.ok_or_else(|| {
@@ -93,39 +131,9 @@ impl Coldlink {
                 };
                 ("watch".to_owned(), "Watch-only".to_owned(), d, None)
             }
-            "soft" => {
-                let (fp, xpub) = self
-                    .with_soft_wallet(|w| Ok((w.master_fingerprint()?, w.xpub(&path, false)?)))?;
-                let a = BtcAccount::from_xpub(
-                    kind,
-                    network,
-                    bitcoin::bip32::Fingerprint::from(fp.0),
-                    &path,
-                    &xpub,
-                )?;
-                (
-                    "soft".to_owned(),
-                    "Software wallet".to_owned(),
-                    a.external.to_string(),
-                    Some(path.to_string()),
-                )
-            }
-            device => {
-                let fp = self.master_fingerprint(device)?;
-                let xpub = Xpub::from_str(&self.xpub(device, &path.to_string(), false)?)
-                    .map_err(|e| AppError::internal(e.to_string()))?;
-                let fingerprint = bitcoin::bip32::Fingerprint::from_str(&fp)
-                    .map_err(|e| AppError::internal(e.to_string()))?;
-                let a = BtcAccount::from_xpub(kind, network, fingerprint, &path, &xpub)?;
-                let name = self
-                    .devices()
-                    .list()
-                    .devices
-                    .into_iter()
-                    .find(|d| d.id == device)
-                    .map(|d| d.model_name)
-                    .unwrap_or_else(|| "Hardware wallet".into());
-                (fp, name, a.external.to_string(), Some(path.to_string()))
+            signer => {
+                let (key, name, a, path) = self.signer_account(signer, kind, network, index)?;
+                (key, name, a.external.to_string(), Some(path.to_string()))
             }
         };
         let label = if label.trim().is_empty() {

@@ -407,6 +407,48 @@ impl Coldlink {
         Ok(views)
     }
 
+    /// Account discovery: adds account 0, 1, … of `kind` held by `signer` (device id or
+    /// "soft") while each has history on the chain (account 0 always; one empty account ends
+    /// it, as BIP44 has it). Accounts already kept are not added twice. Returns those added.
+    pub fn btc_discover_accounts(
+        &self,
+        signer: &str,
+        kind: coldlink_signer::ScriptKind,
+        network: Network,
+    ) -> Result<Vec<crate::BtcAccountView>, AppError> {
+        let backend = self.node(network)?;
+        let gap = self.setting_u64("btc.gap_limit").unwrap_or(20) as usize;
+        let kept: Vec<String> = self
+            .btc_accounts(network)?
+            .into_iter()
+            .map(|a| a.descriptor)
+            .collect();
+        let dir = self.data_dir().join("bitcoin");
+        std::fs::create_dir_all(&dir).map_err(|e| AppError::internal(e.to_string()))?;
+        let mut added = Vec::new();
+        for index in 0..100 {
+            let (_, _, account, _) = self.signer_account(signer, kind, network, index)?;
+            let probe = dir.join(format!("probe-{network}-{index}.sqlite"));
+            let _ = std::fs::remove_file(&probe);
+            let used = {
+                let mut w = AccountWallet::open(&probe, &account)?;
+                w.sync(&backend, gap, Arc::new(|_| {}))?;
+                !w.history().is_empty()
+            };
+            let _ = std::fs::remove_file(&probe);
+            if index > 0 && !used {
+                break;
+            }
+            if !kept.contains(&account.external.to_string()) {
+                added.push(self.btc_add_account(signer, kind, network, index, None, "")?);
+            }
+            if !used {
+                break;
+            }
+        }
+        Ok(added)
+    }
+
     /// The account's next unused receive address.
     pub fn btc_receive(&self, account_id: u32) -> Result<ReceiveView, AppError> {
         let (row, _, mut w) = self.open_wallet(account_id)?;

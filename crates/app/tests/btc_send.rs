@@ -340,6 +340,31 @@ fn fund_sync_send_with_every_signer_and_refuse_what_is_wrong() {
         .expect("imported and broadcast");
     assert!(mempool(&node).contains(&sent.txid));
 
+    // Account discovery: the Ledger's taproot account 1 has been paid; discovery adds it (0 is
+    // kept already) and stops at the first empty account.
+    let second = app
+        .btc_address(&demo.id, ScriptKind::Taproot, regtest, 1, false, 0, false)
+        .expect("account 1's first address");
+    node.cli(&["sendtoaddress", &second, "0.03"]).expect("pay");
+    mine("1");
+    let found = app
+        .btc_discover_accounts(&demo.id, ScriptKind::Taproot, regtest)
+        .expect("discovery");
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(found[0].first_address, second);
+    assert!(
+        app.btc_discover_accounts(&demo.id, ScriptKind::Taproot, regtest)
+            .expect("again")
+            .is_empty(),
+        "nothing added twice"
+    );
+    let synced = app.btc_sync(regtest).expect("sync");
+    let b = synced
+        .iter()
+        .find(|b| b.account_id == found[0].id)
+        .expect("synced");
+    assert_eq!(b.confirmed, "0.03");
+
     // The node goes away: a clear error per account, the last balances kept.
     node.cli(&["stop"]).expect("stop");
     std::thread::sleep(std::time::Duration::from_millis(1500));

@@ -2,7 +2,9 @@
 //! over the same services as the window. A send prints its review on stderr before the
 //! signer is asked; the device's own screen is where it is approved.
 
-use coldlink_app::{parse_chain, AppError, BtcReview, Coldlink, NodeSettings, RecipientInput};
+use coldlink_app::{
+    parse_chain, parse_kind, AppError, BtcReview, Coldlink, NodeSettings, RecipientInput,
+};
 use serde_json::json;
 
 use crate::{device, Btc};
@@ -199,6 +201,27 @@ pub(crate) fn run(app: &Coldlink, json_out: bool, cmd: &Btc) -> Result<(), AppEr
                 println!("{}", json!({ "review": review, "txid": sent.txid }));
             } else {
                 println!("{}", sent.txid);
+            }
+        }
+        Btc::Discover {
+            select,
+            soft,
+            kind,
+            chain,
+        } => {
+            let signer = if *soft {
+                "soft".to_owned()
+            } else {
+                device(app, select)?
+            };
+            let added =
+                app.btc_discover_accounts(&signer, parse_kind(kind)?, parse_chain(chain)?)?;
+            if json_out {
+                println!("{}", json!(added));
+            } else {
+                for a in added {
+                    println!("{}\t{}\t{}", a.id, a.label, a.first_address);
+                }
             }
         }
         _ => return Err(AppError::internal("not an account command")),

@@ -147,6 +147,20 @@ pub(crate) enum Btc {
         #[arg(long, default_value = "")]
         label: String,
     },
+    /// Account discovery: add the signer's accounts 0, 1, … of a kind while they have history.
+    Discover {
+        #[command(flatten)]
+        select: Select,
+        /// Use the software wallet.
+        #[arg(long)]
+        soft: bool,
+        /// wpkh (default), tr, sh-wpkh or pkh.
+        #[arg(long, default_value = "wpkh")]
+        kind: String,
+        /// main, test, signet or regtest.
+        #[arg(long, default_value = "main")]
+        chain: String,
+    },
     /// The Bitcoin accounts kept by the app on a network.
     Accounts {
         /// main, test, signet or regtest.

@@ -99,6 +99,8 @@ export const commands = {
 	btcImportLabels: (text: string) => typedError<number, AppError>(__TAURI_INVOKE("btc_import_labels", { text })),
 	/**  How far the running Bitcoin sync is. */
 	btcSyncProgress: () => __TAURI_INVOKE<SyncProgress | null>("btc_sync_progress"),
+	/**  Account discovery: adds the signer's accounts of a kind while they have history. */
+	btcDiscoverAccounts: (signer: string, kind: string, network: string) => typedError<BtcAccountView[], AppError>(__TAURI_INVOKE("btc_discover_accounts", { signer, kind, network })),
 	/**  Coldlink's support per catalogue model, computed by exercising each driver. */
 	deviceSupport: () => typedError<{ [key in string]: Support }, AppError>(__TAURI_INVOKE("device_support")),
 	/**

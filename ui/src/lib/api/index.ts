@@ -110,6 +110,8 @@ export const api = {
   btcFreeze: (outpoint: string, frozen: boolean) => call(commands.btcFreeze(outpoint, frozen)),
   btcExportLabels: () => call(commands.btcExportLabels()),
   btcImportLabels: (text: string) => call(commands.btcImportLabels(text)),
+  btcDiscoverAccounts: (signer: string, kind: string, network: string) =>
+    call(commands.btcDiscoverAccounts(signer, kind, network)),
   /** Not a Result: progress or null. */
   btcSyncProgress: () => commands.btcSyncProgress(),
   deviceSupport: () => call(commands.deviceSupport()),
