@@ -578,14 +578,16 @@ impl Coldlink {
             ..Default::default()
         };
         for r in recipients {
-            let unit = match r.unit.to_ascii_lowercase().as_str() {
-                "sats" | "sat" => Unit::Sats,
-                _ => Unit::Btc,
+            let address = parse_address(&r.address, network)?;
+            let amount = match r.unit.to_ascii_lowercase().as_str() {
+                "sats" | "sat" => parse_amount(&r.amount, Unit::Sats)?,
+                "btc" | "" => parse_amount(&r.amount, Unit::Btc)?,
+                u if u == "fiat" || u == self.currency().to_ascii_lowercase() => {
+                    self.fiat_to_sats(&r.amount)?
+                }
+                other => return Err(AppError::invalid(format!("unknown unit “{other}”"))),
             };
-            req.recipients.push((
-                parse_address(&r.address, network)?,
-                parse_amount(&r.amount, unit)?,
-            ));
+            req.recipients.push((address, amount));
         }
         if let Some(to) = send_max_to.filter(|t| !t.trim().is_empty()) {
             req.send_max_to = Some(parse_address(to, network)?);
@@ -626,6 +628,37 @@ impl Coldlink {
         })?;
         let draft = w.cpfp(txid, parent_fee, parent_vsize, self.fee_rate(network, fee)?)?;
         self.keep_draft(row, network, draft, "CPFP")
+    }
+
+    /// An amount typed in the user's currency, at the current bitcoin price, in whole sats
+    /// (rounded down: never more than typed). Refused without a price rather than guessed.
+    fn fiat_to_sats(&self, text: &str) -> Result<Amount, AppError> {
+        use coldlink_prices::Decimal;
+        let t = text.trim().replace(['_', ','], "");
+        let value = Decimal::from_str(&t)
+            .ok()
+            .filter(|v| *v > Decimal::ZERO)
+            .ok_or_else(|| AppError::invalid(format!("“{}” is not an amount", text.trim())))?;
+        let p = self.spot_price("bitcoin").ok_or_else(|| {
+            AppError::new(
+                ErrorKind::Disconnected,
+                "no bitcoin price is known right now: enter the amount in BTC or sats",
+            )
+        })?;
+        let price = Decimal::from_str(&p.price)
+            .ok()
+            .filter(|p| *p > Decimal::ZERO)
+            .ok_or_else(|| AppError::internal("unusable price"))?;
+        let sats = (value * Decimal::from(100_000_000u64) / price).floor();
+        let sats: u64 = sats
+            .normalize()
+            .to_string()
+            .parse()
+            .map_err(|_| AppError::invalid("the amount is too large"))?;
+        if sats == 0 {
+            return Err(AppError::invalid("the amount is less than one satoshi"));
+        }
+        Ok(Amount::from_sat(sats))
     }
 
     fn fee_rate(&self, network: Network, fee: &str) -> Result<u64, AppError> {

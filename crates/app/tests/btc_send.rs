@@ -52,8 +52,11 @@ fn fund_sync_send_with_every_signer_and_refuse_what_is_wrong() {
     mine("101");
     let dir = std::env::temp_dir().join(format!("coldlink-app-btc-data-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
+    let prices =
+        coldlink_testkit::price_server(r#"{"bitcoin":{"usd":50000,"usd_24h_change":1.5}}"#);
     let app = Coldlink::new(AppConfig {
         data_dir: Some(dir.clone()),
+        prices_url: Some(prices),
         ..Default::default()
     });
     let regtest = bitcoin::Network::Regtest;
@@ -302,6 +305,17 @@ fn fund_sync_send_with_every_signer_and_refuse_what_is_wrong() {
             .as_deref()
             .is_some_and(|w| w.contains("% of the amount sent")),
         "{small:?}"
+    );
+
+    // An amount in the user's currency: 100 USD at 50 000 USD per BTC is 200 000 sats exactly.
+    let r = app
+        .btc_prepare_send(soft.id, &pay("100", "fiat"), None, "2", &[])
+        .expect("fiat amount");
+    let out = r.outputs.iter().find(|o| !o.change).expect("payment");
+    assert_eq!(out.sats, "200000");
+    assert!(
+        out.fiat.as_deref().is_some_and(|f| f.starts_with("100.00")),
+        "{out:?}"
     );
 
     // Watch-only: export, sign elsewhere (the Ledger), import; a wrong file keeps the review.

@@ -37,7 +37,7 @@ impl Drop for EsploraAdapter {
 }
 
 /// JSON-RPC to the node over plain HTTP with the harness's login.
-fn rpc(port: u16, method: &str, params: Value) -> Result<Value, String> {
+pub(crate) fn rpc(port: u16, method: &str, params: Value) -> Result<Value, String> {
     let body = json!({"jsonrpc": "1.0", "id": 1, "method": method, "params": params}).to_string();
     let mut s = TcpStream::connect(("127.0.0.1", port)).map_err(|e| e.to_string())?;
     // "coldlink:coldlink"

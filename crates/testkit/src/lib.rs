@@ -304,6 +304,11 @@ impl Bitcoind {
         format!("http://127.0.0.1:{}", self.rpc_port)
     }
 
+    /// One JSON-RPC call over HTTP (no process per call, unlike [`Self::cli`]: for loops).
+    pub fn rpc(&self, method: &str, params: Value) -> Result<Value, String> {
+        esplora::rpc(self.rpc_port, method, params)
+    }
+
     /// Runs `bitcoin-cli` against it; stdout, or stderr as the error.
     pub fn cli(&self, args: &[&str]) -> Result<String, String> {
         let out = Command::new(node_dir().join("bitcoin-cli"))

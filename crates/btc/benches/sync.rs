@@ -1,0 +1,112 @@
+//! Sync from a local Electrum server (electrs over a Knots regtest node) of an account with
+//! 2,000 used receive addresses and 10,000 transactions paying them: the first full sync and
+//! a re-sync with nothing new, beside the least any sync must do measured in the same run —
+//! one batched `blockchain.scripthash.get_history` over the same scripts. Targets: under 5 s
+//! and under 200 ms. Run: `cargo bench -p coldlink-btc --bench sync` (builds the chain first:
+//! a few minutes). Needs the node and electrs from `scripts/setup`.
+
+use std::{sync::Arc, time::Instant};
+
+use bdk_electrum::electrum_client::{self, ElectrumApi};
+use bitcoin::Network;
+use coldlink_btc::{
+    account_path, backend::Backend, electrum::Electrum, sync::AccountWallet, BtcAccount, ScriptKind,
+};
+use coldlink_signer::{BitcoinSigner, Signer};
+use coldlink_soft::SoftWallet;
+use coldlink_testkit::{Bitcoind, Electrs};
+use coldlink_types::Sensitive;
+use serde_json::json;
+
+const ADDRESSES: u32 = 2_000;
+const TXS: u32 = 10_000;
+
+fn main() {
+    let mut signer = SoftWallet::from_mnemonic(
+        &Sensitive::new(
+            "abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon about"
+                .into(),
+        ),
+        &Sensitive::new(String::new()),
+    )
+    .expect("wallet");
+    let kind = ScriptKind::NativeSegwit;
+    let path = account_path(kind, Network::Regtest, 0);
+    let acc = BtcAccount::from_xpub(
+        kind,
+        Network::Regtest,
+        bitcoin::bip32::Fingerprint::from(signer.master_fingerprint().expect("fp").0),
+        &path,
+        &signer.xpub(&path, false).expect("xpub"),
+    )
+    .expect("account");
+    let addresses: Vec<String> = (0..ADDRESSES)
+        .map(|i| acc.address(false, i).expect("address").to_string())
+        .collect();
+
+    let t = Instant::now();
+    let node = Bitcoind::start("bench-sync");
+    node.cli(&["createwallet", "miner"]).expect("wallet");
+    let miner = node.cli(&["getnewaddress", "", "bech32"]).expect("address");
+    node.cli(&["generatetoaddress", "300", &miner])
+        .expect("mine");
+    // 10,000 transactions, each paying 5 of the addresses (every address is paid by 25), in
+    // blocks of 20 so that unconfirmed chains stay short.
+    let mut sent = 0;
+    while sent < TXS {
+        let mut outs = serde_json::Map::new();
+        for k in 0..5 {
+            outs.insert(
+                addresses[((sent * 5 + k) % ADDRESSES) as usize].clone(),
+                json!(0.0001),
+            );
+        }
+        node.rpc("sendmany", json!(["", outs])).expect("sendmany");
+        sent += 1;
+        if sent % 20 == 0 {
+            node.rpc("generatetoaddress", json!([1, miner]))
+                .expect("mine");
+        }
+    }
+    node.cli(&["generatetoaddress", "1", &miner]).expect("mine");
+    let electrs = Electrs::start(&node);
+    println!(
+        "chain built: {TXS} transactions to {ADDRESSES} addresses in {:.0} s",
+        t.elapsed().as_secs_f64()
+    );
+
+    // Baseline: one batched history request over the same scripts.
+    let client = electrum_client::Client::new(&electrs.url).expect("client");
+    let spks: Vec<bitcoin::ScriptBuf> = (0..ADDRESSES)
+        .map(|i| acc.address(false, i).expect("address").script_pubkey())
+        .collect();
+    let t = Instant::now();
+    let histories = client
+        .batch_script_get_history(spks.iter().map(|s| s.as_script()))
+        .expect("histories");
+    let baseline = t.elapsed().as_secs_f64() * 1e3;
+    let entries: usize = histories.iter().map(Vec::len).sum();
+
+    let server = Backend::Electrum(Electrum {
+        url: electrs.url.clone(),
+    });
+    let dir = node.dir.join("bench");
+    std::fs::create_dir_all(&dir).expect("dir");
+    let mut w = AccountWallet::open(&dir.join("a.db"), &acc).expect("open");
+    let t = Instant::now();
+    w.sync(&server, 20, Arc::new(|_| {})).expect("full sync");
+    let full = t.elapsed().as_secs_f64() * 1e3;
+    assert_eq!(w.history().len() as u32, TXS);
+    let t = Instant::now();
+    w.sync(&server, 20, Arc::new(|_| {})).expect("re-sync");
+    let again = t.elapsed().as_secs_f64() * 1e3;
+    println!("baseline: batched get_history of {ADDRESSES} scripts ({entries} entries): {baseline:8.0} ms");
+    println!(
+        "full sync ({TXS} transactions):  {full:8.0} ms ({:.1}× the baseline; target < 5000 ms)",
+        full / baseline
+    );
+    println!(
+        "re-sync, nothing new:              {again:8.0} ms ({:.1}× the baseline; target < 200 ms)",
+        again / baseline
+    );
+}
