@@ -41,6 +41,7 @@ fn main() {
         "btc_confirm_send",
         "btc_export_psbt",
         "btc_import_psbt",
+        "save_file",
         "demo_reject_next",
         "btc_history",
         "btc_coins",

@@ -7,7 +7,8 @@ use std::{sync::Mutex, time::Duration};
 
 use coldlink_app::{
     parse_chain, parse_kind, BtcAccountView, BtcBalanceView, BtcCoinView, BtcReview, BtcSent,
-    BtcTxView, NodeSettings, NodeStatusView, ReceiveView, RecipientInput, SyncProgress,
+    BtcTxView, NodeSettings, NodeStatusView, ReceiveView, RecipientInput, SaveRequest, SavedFile,
+    SyncProgress,
 };
 use coldlink_app::{
     AppError, AppInfo, Catalogue, Coldlink, CreatedWallet, DemoDevice, DemoModeView, DemoScreen,
@@ -668,6 +669,14 @@ async fn btc_export_psbt(review: u32, app: State<'_, Coldlink>) -> Result<String
     blocking(move || app.btc_export_psbt(review)).await
 }
 
+/// Saves a PSBT, CSV export or the labels into the downloads folder; says where.
+#[tauri::command]
+#[specta::specta]
+async fn save_file(req: SaveRequest, app: State<'_, Coldlink>) -> Result<SavedFile, AppError> {
+    let app = app.inner().clone();
+    blocking(move || app.save_file(&req)).await
+}
+
 /// A signed PSBT (base64) for a review: checked against it, then broadcast.
 #[tauri::command]
 #[specta::specta]
@@ -810,6 +819,7 @@ pub fn specta_builder<R: tauri::Runtime>() -> tauri_specta::Builder<R> {
             btc_confirm_send,
             btc_export_psbt,
             btc_import_psbt,
+            save_file,
             demo_reject_next,
             btc_history,
             btc_coins,

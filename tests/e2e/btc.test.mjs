@@ -7,7 +7,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir, homedir } from "node:os";
 import path from "node:path";
 import { freePort, Session, startHarness } from "./webdriver.mjs";
@@ -101,6 +101,7 @@ test("receive with Verify on device and send with the simulated Ledger", async (
 
     harness = await startHarness({
       COLDLINK_DATA_DIR: dataDir,
+      COLDLINK_EXPORT_DIR: path.join(dataDir, "exports"),
       COLDLINK_SPECULOS: "off",
       COLDLINK_TREZOR_EMULATOR: "off",
     });
@@ -161,6 +162,12 @@ test("receive with Verify on device and send with the simulated Ledger", async (
     assert.match(feeText, /3\.0 sat\/vB/);
     const fee = BigInt(/\((\d+) sats/.exec(feeText)[1]);
     await s.screenshot("btc-review");
+    // The unsigned PSBT saved as a BIP174 file for an air-gapped signer, where the app says.
+    await s.click(await s.waitFor('[data-testid="btc-save-psbt"]'));
+    const savedText = await s.text(await s.waitFor('[data-testid="btc-psbt-saved"]', 5000));
+    const savedPath = savedText.match(/\/\S+\.psbt/)?.[0];
+    assert.ok(savedPath?.startsWith(path.join(dataDir, "exports")), savedText);
+    assert.equal(readFileSync(savedPath).subarray(0, 5).toString("latin1"), "psbt\xff");
     await s.click(await s.waitFor('[data-testid="btc-send-confirm"]'));
     const txid = await until(s, '[data-testid="btc-sent-txid"]', (t) => /^[0-9a-f]{64}$/.test(t), 30000);
     assert.ok((await rpc(port, "getrawmempool")).includes(txid), "in the node's mempool");

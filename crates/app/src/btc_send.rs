@@ -803,6 +803,14 @@ impl Coldlink {
             .ok_or_else(|| AppError::new(ErrorKind::NotFound, "this review has expired"))
     }
 
+    /// The unsigned PSBT of review `id` in the binary BIP174 file format.
+    pub(crate) fn btc_psbt_bytes(&self, id: u32) -> Result<Vec<u8>, AppError> {
+        let d = self.btc_drafts.0.lock().unwrap_or_else(|p| p.into_inner());
+        d.1.get(&id)
+            .map(|p| p.draft.psbt.serialize())
+            .ok_or_else(|| AppError::new(ErrorKind::NotFound, "this review has expired"))
+    }
+
     /// Takes the signed PSBT of review `id` back (base64 text or binary file contents), checks
     /// it against the review and broadcasts it.
     pub fn btc_import_psbt(&self, id: u32, signed: &[u8]) -> Result<BtcSent, AppError> {

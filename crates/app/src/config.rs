@@ -31,6 +31,8 @@ pub struct EmulatorSetting {
 
 /// Overrides where Coldlink keeps its files (wallet keystore, later the database).
 pub const ENV_DATA_DIR: &str = "COLDLINK_DATA_DIR";
+/// Where saved files go (default: the downloads folder).
+pub const ENV_EXPORT_DIR: &str = "COLDLINK_EXPORT_DIR";
 /// An extra EVM network, `URL#chainId` (a local node for development and tests).
 pub const ENV_EVM_RPC: &str = "COLDLINK_EVM_RPC";
 /// The price service's base URL (a CoinGecko-compatible API).
@@ -47,6 +49,9 @@ pub struct AppConfig {
     pub evm_rpc: Option<String>,
     /// The CoinGecko-compatible price service's base URL; from `COLDLINK_PRICES_URL`.
     pub prices_url: Option<String>,
+    /// Where files the user saves (PSBTs, CSV, labels) go; `None` means their downloads
+    /// folder. From `COLDLINK_EXPORT_DIR`.
+    pub export_dir: Option<std::path::PathBuf>,
 }
 
 impl AppConfig {
@@ -63,6 +68,18 @@ impl AppConfig {
             })
             .unwrap_or_else(|| std::path::PathBuf::from("."));
         base.join("coldlink")
+    }
+}
+
+impl AppConfig {
+    /// The folder saved files go to: the override, else the user's downloads folder, else
+    /// their home.
+    pub fn export_dir(&self) -> std::path::PathBuf {
+        self.export_dir
+            .clone()
+            .or_else(dirs::download_dir)
+            .or_else(dirs::home_dir)
+            .unwrap_or_else(|| std::path::PathBuf::from("."))
     }
 }
 
@@ -103,6 +120,9 @@ impl AppConfig {
             data_dir: get(ENV_DATA_DIR).filter(|d| !d.is_empty()).map(Into::into),
             evm_rpc: get(ENV_EVM_RPC).filter(|d| !d.trim().is_empty()),
             prices_url: get(ENV_PRICES_URL).filter(|d| !d.trim().is_empty()),
+            export_dir: get(ENV_EXPORT_DIR)
+                .filter(|d| !d.is_empty())
+                .map(Into::into),
         })
     }
 

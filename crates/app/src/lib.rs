@@ -17,6 +17,7 @@ mod evm_accounts;
 mod evm_ops;
 mod evm_request;
 mod export;
+mod files;
 mod hardware;
 mod journal;
 mod portfolio;
@@ -34,8 +35,8 @@ pub use btc_send::{
 pub use coldlink_catalogue::{Catalogue, Support};
 pub use compare::{computed_support, CompareData};
 pub use config::{
-    AppConfig, EmulatorSetting, ENV_DATA_DIR, ENV_EVM_RPC, ENV_PRICES_URL, ENV_SPECULOS,
-    ENV_TREZOR_EMULATOR,
+    AppConfig, EmulatorSetting, ENV_DATA_DIR, ENV_EVM_RPC, ENV_EXPORT_DIR, ENV_PRICES_URL,
+    ENV_SPECULOS, ENV_TREZOR_EMULATOR,
 };
 pub use demo::{DemoDevice, DemoScreen, DEMO_NAME, DEMO_TREZOR_NAME, DEMO_TREZOR_PIN};
 pub use demo_mode::DemoModeView;
@@ -44,6 +45,7 @@ pub use error::{AppError, ErrorKind};
 pub use evm_accounts::{EvmAccountView, EvmNetworkView, SendReview, SendView, TokenAmountView};
 pub use evm_ops::{BalanceView, NetworkChoice, SentEvmTx, TokenBalanceView};
 pub use evm_request::{parse_address, EvmTxRequest};
+pub use files::{SaveRequest, SavedFile};
 pub use hardware::{SignedEvmTx, SignedMessage, DEMO_MNEMONIC, TREZOR_DEMO_MNEMONIC};
 pub use journal::JournalView;
 pub use portfolio::{AccountSlice, AssetLine, PortfolioView, ValuePoint};

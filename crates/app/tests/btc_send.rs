@@ -6,7 +6,9 @@
 //! and a node that goes away each say why and broadcast nothing; a watch-only account exports
 //! its PSBT, another signer signs it, and the import is checked and broadcast.
 
-use coldlink_app::{AppConfig, Coldlink, DevicePrompt, ErrorKind, NodeSettings, RecipientInput};
+use coldlink_app::{
+    AppConfig, Coldlink, DevicePrompt, ErrorKind, NodeSettings, RecipientInput, SaveRequest,
+};
 use coldlink_signer::ScriptKind;
 use coldlink_testkit::Bitcoind;
 use coldlink_types::Sensitive;
@@ -52,11 +54,13 @@ fn fund_sync_send_with_every_signer_and_refuse_what_is_wrong() {
     mine("101");
     let dir = std::env::temp_dir().join(format!("coldlink-app-btc-data-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
+    let exports = dir.join("exports");
     let prices =
         coldlink_testkit::price_server(r#"{"bitcoin":{"usd":50000,"usd_24h_change":1.5}}"#);
     let app = Coldlink::new(AppConfig {
         data_dir: Some(dir.clone()),
         prices_url: Some(prices),
+        export_dir: Some(exports.clone()),
         ..Default::default()
     });
     let regtest = bitcoin::Network::Regtest;
@@ -250,6 +254,18 @@ fn fund_sync_send_with_every_signer_and_refuse_what_is_wrong() {
         1
     );
     assert!(app.btc_export_labels().expect("export").contains("Miner"));
+    let saved = app.save_file(&SaveRequest::Labels).expect("labels saved");
+    assert!(saved.path.ends_with(".jsonl"), "{}", saved.path);
+    let text = std::fs::read_to_string(&saved.path).expect("file");
+    assert_eq!(text, app.btc_export_labels().expect("export"));
+    let csv = app
+        .save_file(&SaveRequest::PortfolioCsv {
+            network: "bitcoin:regtest".into(),
+        })
+        .expect("snapshot saved");
+    let text = std::fs::read_to_string(&csv.path).expect("file");
+    assert!(text.starts_with("asset,amount,price,value"), "{text}");
+    assert!(text.contains("\nBTC,"), "{text}");
 
     // Coin control: a frozen coin is not spent; unfrozen, it is.
     let coins = app.btc_coins(trezor.id).expect("coins");
@@ -341,17 +357,38 @@ fn fund_sync_send_with_every_signer_and_refuse_what_is_wrong() {
         .btc_prepare_send(watch.id, &[], Some(&miner), "2", &[])
         .expect("send max");
     let psbt = app.btc_export_psbt(review.id).expect("export");
+    // Saved as a BIP174 file (what an SD card carries) into the export folder, never over
+    // another file.
+    let saved = app
+        .save_file(&SaveRequest::Psbt { review: review.id })
+        .expect("saved");
+    let again = app
+        .save_file(&SaveRequest::Psbt { review: review.id })
+        .expect("saved again");
+    assert!(
+        saved.path.starts_with(&*exports.to_string_lossy()),
+        "{}",
+        saved.path
+    );
+    assert!(saved.path.ends_with(".psbt"), "{}", saved.path);
+    assert_ne!(saved.path, again.path);
+    let file = std::fs::read(&saved.path).expect("file");
+    assert_eq!(&file[..5], b"psbt\xff");
+    assert_eq!(file.len() as u32, saved.bytes);
     let signed = app
-        .btc_sign_psbt(&demo.id, regtest, psbt.as_bytes())
-        .expect("signed elsewhere");
+        .btc_sign_psbt(&demo.id, regtest, &file)
+        .expect("signed elsewhere from the file");
+    let signed_file = std::str::FromStr::from_str(&signed.psbt)
+        .map(|p: bitcoin::Psbt| p.serialize())
+        .expect("signed psbt");
     assert!(app.btc_import_psbt(review.id, b"garbage").is_err());
     let e = app
         .btc_import_psbt(review.id, psbt.as_bytes())
         .expect_err("unsigned");
     assert!(e.message.contains("not signed"), "{}", e.message);
     let sent = app
-        .btc_import_psbt(review.id, signed.psbt.as_bytes())
-        .expect("imported and broadcast");
+        .btc_import_psbt(review.id, &signed_file)
+        .expect("imported from a binary file and broadcast");
     assert!(mempool(&node).contains(&sent.txid));
 
     // Account discovery: the Ledger's taproot account 1 has been paid; discovery adds it (0 is

@@ -41,6 +41,21 @@ pub struct Balances {
 pub struct AccountWallet {
     pub(crate) wallet: PersistedWallet<Connection>,
     conn: Connection,
+    scan_floor: u32,
+}
+
+/// The first block a node (RPC) scan of a new account needs to read: on mainnet no output of
+/// a segwit account can predate segwit's activation (block 481,824), nor a taproot one
+/// taproot's (709,632), so a first scan skips those years of blocks instead of reading every
+/// block since 2009. Legacy accounts and the test networks (short chains) start at genesis.
+/// Electrum and Esplora servers index by script and need no floor.
+pub fn rpc_scan_floor(kind: crate::ScriptKind, network: bitcoin::Network) -> u32 {
+    use crate::ScriptKind::*;
+    match (network, kind) {
+        (bitcoin::Network::Bitcoin, NativeSegwit | NestedSegwit) => 481_824,
+        (bitcoin::Network::Bitcoin, Taproot) => 709_632,
+        _ => 0,
+    }
 }
 
 impl AccountWallet {
@@ -62,7 +77,11 @@ impl AccountWallet {
                 .create_wallet(&mut conn)
                 .map_err(|e| SyncError::Store(e.to_string()))?,
         };
-        Ok(Self { wallet, conn })
+        Ok(Self {
+            wallet,
+            conn,
+            scan_floor: rpc_scan_floor(account.kind, account.network),
+        })
     }
 
     pub(crate) fn persist(&mut self) -> Result<(), SyncError> {
@@ -72,8 +91,15 @@ impl AccountWallet {
             .map_err(|e| SyncError::Store(e.to_string()))
     }
 
-    /// Brings the wallet up to the node's tip and mempool; returns the tip height.
+    /// Brings the wallet up to the node's tip and mempool; returns the tip height. A first
+    /// scan starts at [`rpc_scan_floor`].
     pub fn sync_node(&mut self, node: &Node) -> Result<u32, SyncError> {
+        self.sync_node_from(node, self.scan_floor)
+    }
+
+    /// Like [`Self::sync_node`], a first scan starting at block `floor` (blocks below it are
+    /// never read, so payments in them are not seen).
+    pub fn sync_node_from(&mut self, node: &Node, floor: u32) -> Result<u32, SyncError> {
         node.check_network(self.wallet.network())
             .map_err(|e| SyncError::Node(e.to_string()))?;
         let client = node.client().map_err(|e| SyncError::Node(e.to_string()))?;
@@ -84,7 +110,8 @@ impl AccountWallet {
             .filter(|t| !t.chain_position.is_confirmed())
             .map(|t| t.tx_node.tx.clone())
             .collect();
-        let mut emitter = Emitter::new(&client, start.clone(), start.height(), pending);
+        let from = start.height().max(floor);
+        let mut emitter = Emitter::new(&client, start.clone(), from, pending);
         while let Some(ev) = emitter
             .next_block()
             .map_err(|e| SyncError::Node(e.to_string()))?

@@ -87,6 +87,39 @@ fn a_synced_account_sees_pending_then_confirmed_coins() {
     let w = AccountWallet::open(&db, &account()).expect("reopen");
     assert_eq!(w.balances().confirmed, Amount::from_sat(150_000_000));
 
+    // A first scan from a floor: blocks below it are skipped (mainnet segwit/taproot accounts
+    // start at their activation), blocks from it are read.
+    node.cli(&["generatetoaddress", "1", &miner]).expect("mine");
+    let mut late = AccountWallet::open(&dir.join("late.db"), &account()).expect("open");
+    assert_eq!(
+        late.sync_node_from(&rpc(&node.url()), 103).expect("sync"),
+        103
+    );
+    assert_eq!(
+        late.balances().confirmed,
+        Amount::ZERO,
+        "the payment is in block 102"
+    );
+    let mut from = AccountWallet::open(&dir.join("from.db"), &account()).expect("open");
+    from.sync_node_from(&rpc(&node.url()), 102).expect("sync");
+    assert_eq!(from.balances().confirmed, Amount::from_sat(150_000_000));
+    assert_eq!(
+        coldlink_btc::sync::rpc_scan_floor(ScriptKind::Taproot, Network::Bitcoin),
+        709_632
+    );
+    assert_eq!(
+        coldlink_btc::sync::rpc_scan_floor(ScriptKind::NativeSegwit, Network::Bitcoin),
+        481_824
+    );
+    assert_eq!(
+        coldlink_btc::sync::rpc_scan_floor(ScriptKind::Legacy, Network::Bitcoin),
+        0
+    );
+    assert_eq!(
+        coldlink_btc::sync::rpc_scan_floor(ScriptKind::Taproot, Network::Regtest),
+        0
+    );
+
     // Another account's descriptors on this file: refused, not mixed.
     let other = BtcAccount::from_xpub(
         ScriptKind::Taproot,

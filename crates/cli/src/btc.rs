@@ -150,6 +150,7 @@ pub(crate) fn run(app: &Coldlink, json_out: bool, cmd: &Btc) -> Result<(), AppEr
             to,
             amount,
             sats,
+            fiat,
             max_to,
             fee,
             coin,
@@ -158,7 +159,11 @@ pub(crate) fn run(app: &Coldlink, json_out: bool, cmd: &Btc) -> Result<(), AppEr
             if to.len() != amount.len() {
                 return Err(AppError::invalid("give one --amount for each --to"));
             }
-            let unit = if *sats { "sats" } else { "btc" };
+            let unit = match (*sats, *fiat) {
+                (true, _) => "sats",
+                (_, true) => "fiat",
+                _ => "btc",
+            };
             let recipients: Vec<RecipientInput> = to
                 .iter()
                 .zip(amount)

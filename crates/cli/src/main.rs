@@ -220,12 +220,15 @@ pub(crate) enum Btc {
         /// Recipient address (repeat with --amount for several).
         #[arg(long)]
         to: Vec<String>,
-        /// Amount for each --to, in BTC (or sats with --sats).
+        /// Amount for each --to, in BTC (or sats with --sats, your currency with --fiat).
         #[arg(long)]
         amount: Vec<String>,
         /// Amounts are in satoshis.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "fiat")]
         sats: bool,
+        /// Amounts are in your currency, at the current price (rounded down to whole sats).
+        #[arg(long)]
+        fiat: bool,
         /// Send everything left to this address (send max).
         #[arg(long)]
         max_to: Option<String>,

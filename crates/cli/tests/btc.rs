@@ -15,6 +15,8 @@ fn coldlink(data: &std::path::Path, args: &[&str]) -> (bool, Value) {
         .env("COLDLINK_SPECULOS", "off")
         .env("COLDLINK_TREZOR_EMULATOR", "off")
         .env("COLDLINK_DATA_DIR", data)
+        // No price service: amounts in fiat must be refused, not guessed.
+        .env("COLDLINK_PRICES_URL", "http://127.0.0.1:9")
         .output()
         .expect("run coldlink");
     let v = serde_json::from_slice(&out.stdout).unwrap_or_else(|_| {
@@ -268,5 +270,23 @@ fn accounts_receive_sync_send_and_psbt_round_trip() {
     );
     assert!(!success);
     assert!(v.to_string().contains("Not enough funds"), "{v}");
+    let (success, v) = coldlink(
+        d,
+        &[
+            "btc",
+            "send",
+            "--account",
+            &id,
+            "--to",
+            &miner,
+            "--amount",
+            "100",
+            "--fiat",
+            "--fee",
+            "2",
+        ],
+    );
+    assert!(!success);
+    assert!(v.to_string().contains("no bitcoin price is known"), "{v}");
     let _ = std::fs::remove_dir_all(&data);
 }

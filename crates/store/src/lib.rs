@@ -310,7 +310,7 @@ fn connect(path: &Path) -> Result<Connection, StoreError> {
 }
 
 /// Temp file, fsync, rename: a crash leaves the old copy or the new one, never half of one.
-fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
     let tmp = path.with_extension("tmp");
     {
@@ -474,7 +474,7 @@ impl Store {
     pub fn save_user_data(&self) -> Result<(), StoreError> {
         let d = self.user_data()?;
         let text = serde_json::to_vec_pretty(&d).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        write_atomic(&self.user_data_path(), &text)
+        Ok(write_atomic(&self.user_data_path(), &text)?)
     }
 
     /// Writes the user's data to `<db>.export-v<N>.json` atomically; returns the path.

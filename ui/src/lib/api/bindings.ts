@@ -83,6 +83,8 @@ export const commands = {
 	btcExportPsbt: (review: number) => typedError<string, AppError>(__TAURI_INVOKE("btc_export_psbt", { review })),
 	/**  A signed PSBT (base64) for a review: checked against it, then broadcast. */
 	btcImportPsbt: (review: number, psbt: string) => typedError<BtcSent, AppError>(__TAURI_INVOKE("btc_import_psbt", { review, psbt })),
+	/**  Saves a PSBT, CSV export or the labels into the downloads folder; says where. */
+	saveFile: (req: SaveRequest) => typedError<SavedFile, AppError>(__TAURI_INVOKE("save_file", { req })),
 	/**  Makes a demo device reject its next confirmation. */
 	demoRejectNext: (device: string) => typedError<null, AppError>(__TAURI_INVOKE("demo_reject_next", { device })),
 	/**  An account's transactions, newest first. */
@@ -757,6 +759,34 @@ export type RecipientInput = {
 	amount: string,
 	/**  "btc" or "sats". */
 	unit: string,
+};
+
+/**  What to save. */
+export type SaveRequest = 
+/**
+ *  The unsigned PSBT of a Bitcoin review, in the binary BIP174 file format (`.psbt`), as
+ *  Coldcard, SafePal and Sparrow read it.
+ */
+{ kind: "psbt"; 
+/**  The review. */
+review: number } | 
+/**  Transactions as CSV (columns in the README). */
+{ kind: "transactionsCsv"; 
+/**  Network key(s) as the portfolio takes them. */
+network: string } | 
+/**  The portfolio snapshot as CSV. */
+{ kind: "portfolioCsv"; 
+/**  Network key(s). */
+network: string } | 
+/**  Every label, BIP329 JSON Lines. */
+{ kind: "labels" };
+
+/**  A file written. */
+export type SavedFile = {
+	/**  Its full path. */
+	path: string,
+	/**  Its size in bytes. */
+	bytes: number,
 };
 
 /**  A secure element, if any. */

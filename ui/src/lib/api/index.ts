@@ -35,8 +35,10 @@ export type {
   ReceiveView,
   RecipientInput,
   SyncProgress,
+  SaveRequest,
+  SavedFile,
 } from "./bindings";
-import type { NodeSettings, RecipientInput } from "./bindings";
+import type { NodeSettings, RecipientInput, SaveRequest } from "./bindings";
 
 import { toApiError } from "./errors";
 
@@ -101,6 +103,7 @@ export const api = {
   btcBump: (account: number, txid: string, fee: string, cpfp: boolean) =>
     call(commands.btcBump(account, txid, fee, cpfp)),
   btcConfirmSend: (review: number) => call(commands.btcConfirmSend(review)),
+  saveFile: (req: SaveRequest) => call(commands.saveFile(req)),
   btcExportPsbt: (review: number) => call(commands.btcExportPsbt(review)),
   btcImportPsbt: (review: number, psbt: string) => call(commands.btcImportPsbt(review, psbt)),
   demoRejectNext: (device: string) => call(commands.demoRejectNext(device)),
