@@ -4,6 +4,7 @@ fn main() {
     let commands = &[
         "app_info",
         "list_devices",
+        "known_devices",
         "start_demo_device",
         "stop_demo_device",
         "demo_screens",

@@ -7,8 +7,8 @@ use std::{sync::Mutex, time::Duration};
 
 use coldlink_app::{
     parse_chain, parse_kind, BtcAccountView, BtcBalanceView, BtcCoinView, BtcReview, BtcSent,
-    BtcTxView, NodeSettings, NodeStatusView, ReceiveView, RecipientInput, SaveRequest, SavedFile,
-    SyncProgress,
+    BtcTxView, KnownDeviceView, NodeSettings, NodeStatusView, ReceiveView, RecipientInput,
+    SaveRequest, SavedFile, SyncProgress,
 };
 use coldlink_app::{
     AppError, AppInfo, Catalogue, Coldlink, CreatedWallet, DemoDevice, DemoModeView, DemoScreen,
@@ -53,7 +53,20 @@ async fn app_info(app: State<'_, Coldlink>) -> Result<AppInfo, AppError> {
 #[specta::specta]
 async fn list_devices(app: State<'_, Coldlink>) -> Result<DeviceList, AppError> {
     let app = app.inner().clone();
-    blocking(move || Ok(app.devices().list())).await
+    blocking(move || Ok(app.list_devices())).await
+}
+
+/// Every hardware wallet seen before (by fingerprint), whether connected now, and how many
+/// accounts each signs for.
+#[tauri::command]
+#[specta::specta]
+async fn known_devices(app: State<'_, Coldlink>) -> Result<Vec<KnownDeviceView>, AppError> {
+    let app = app.inner().clone();
+    blocking(move || {
+        let now = app.devices().list();
+        app.known_devices(&now)
+    })
+    .await
 }
 
 /// Starts the simulated demo Ledger; it then appears in the device list.
@@ -782,6 +795,7 @@ pub fn specta_builder<R: tauri::Runtime>() -> tauri_specta::Builder<R> {
         .commands(collect_commands![
             app_info,
             list_devices,
+            known_devices,
             start_demo_device,
             stop_demo_device,
             demo_screens,
@@ -891,12 +905,12 @@ pub fn run() {
                 lean_webview(&window);
             }
             let handle = app.handle().clone();
-            let watch = app
-                .state::<Coldlink>()
-                .devices()
-                .watch(DEVICE_POLL, move |list| {
-                    let _ = DevicesChanged { list: list.clone() }.emit(&handle);
-                });
+            let services = app.state::<Coldlink>().inner().clone();
+            let device_service = services.devices().clone();
+            let watch = device_service.watch(DEVICE_POLL, move |list| {
+                services.record_devices(list);
+                let _ = DevicesChanged { list: list.clone() }.emit(&handle);
+            });
             app.manage(Watch(Mutex::new(Some(watch))));
             Ok(())
         })

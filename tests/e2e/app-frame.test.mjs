@@ -118,6 +118,8 @@ test("the Devices page shows the simulated Ledger and follows it coming and goin
   assert.match(none, /No device connected/);
   assert.match(none, /udev rules/);
   assert.match(await session.text(await session.waitFor('[data-testid="device-chip"]')), /No device/);
+  // Unplugged, but remembered by its fingerprint.
+  assert.match(await session.text(await session.waitFor('[data-testid="known-device"]', 5000)), /73c5da0a.*last seen/s);
   await session.screenshot("devices-none");
 
   speculos = await startSim(speculosPort);

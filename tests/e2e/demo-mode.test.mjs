@@ -62,6 +62,9 @@ test("demo mode: start, portfolio, send a token on the simulated device, stop on
     await until(s, '[data-testid="portfolio-total"]', (t) => /^[1-9]\d*\.\d\d USD$/.test(t));
     await s.waitFor('[data-testid="chart-allocation"] canvas', 10000);
     await s.waitFor('[data-testid="chart-history"] canvas', 10000);
+    // Two demo devices hold accounts: allocation by device too.
+    await s.waitFor('[data-testid="chart-devices"] canvas', 10000);
+    assert.match(await s.text(await s.waitFor('[data-testid="portfolio-signers"]')), /Ledger.*%.*Trezor|Trezor.*%.*Ledger/s);
     await s.screenshot("demo-portfolio");
 
     // Send 10 CLD from the demo Ledger's account to the demo Trezor's.

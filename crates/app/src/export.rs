@@ -34,7 +34,7 @@ fn row(fields: &[&str]) -> String {
 }
 
 /// Unix seconds as ISO 8601 UTC (civil date from days, no time-zone database needed).
-pub(crate) fn iso(secs: i64) -> String {
+pub fn iso(secs: i64) -> String {
     let days = secs.div_euclid(86_400);
     let rem = secs.rem_euclid(86_400);
     // Howard Hinnant's days-to-civil algorithm.

@@ -45,6 +45,22 @@ pub struct AccountSlice {
     pub value: String,
 }
 
+/// What one signer (a hardware wallet, the software wallet, watch-only) holds.
+#[derive(Clone, Debug, Serialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub struct SignerSlice {
+    /// The signer's name ("Ledger Nano X", "Software wallet", "Watch-only").
+    pub name: String,
+    /// Master fingerprint, "soft" or "watch".
+    pub signer: String,
+    /// Value, exact decimal (priced assets only).
+    pub value_exact: String,
+    /// For display.
+    pub value: String,
+    /// Share of the total in percent (2 places), when there is a total.
+    pub share: Option<String>,
+}
+
 /// The portfolio.
 #[derive(Clone, Debug, Serialize, specta::Type)]
 #[serde(rename_all = "camelCase")]
@@ -61,6 +77,8 @@ pub struct PortfolioView {
     pub assets: Vec<AssetLine>,
     /// Per account.
     pub accounts: Vec<AccountSlice>,
+    /// Per signer (device), largest first: two devices of one model stay apart.
+    pub signers: Vec<SignerSlice>,
     /// Assets without a price (not in the total).
     pub unpriced: Vec<String>,
     /// When the balances were read (unix seconds, text), if ever.
@@ -195,10 +213,10 @@ impl Coldlink {
     pub fn portfolio(&self, network: &str) -> Result<PortfolioView, AppError> {
         let currency = self.currency();
         let rows = self.balance_rows(network)?;
-        let labels: BTreeMap<i64, (String, String)> = self
+        let labels: BTreeMap<i64, (String, String, String)> = self
             .with_store(|s| s.accounts().map_err(|e| AppError::internal(e.to_string())))?
             .into_iter()
-            .map(|a| (a.id, (a.label, a.signer_name)))
+            .map(|a| (a.id, (a.label, a.signer_name, a.signer)))
             .collect();
         // Sum units per asset, exactly.
         let mut per_asset: BTreeMap<(String, String, u8), u128> = BTreeMap::new();
@@ -281,10 +299,15 @@ impl Coldlink {
                 .and_then(|price| value_of(units, r.decimals, price));
             *per_account.entry(r.account_id).or_default() += v.unwrap_or_default();
         }
+        let mut per_signer: BTreeMap<String, (String, Decimal)> = BTreeMap::new();
         let accounts = per_account
             .into_iter()
             .map(|(id, v)| {
-                let (label, signer_name) = labels.get(&id).cloned().unwrap_or_default();
+                let (label, signer_name, signer) = labels.get(&id).cloned().unwrap_or_default();
+                let e = per_signer
+                    .entry(signer)
+                    .or_insert_with(|| (signer_name.clone(), Decimal::ZERO));
+                e.1 += v;
                 AccountSlice {
                     label,
                     signer_name,
@@ -293,6 +316,20 @@ impl Coldlink {
                 }
             })
             .collect();
+        let mut signers: Vec<SignerSlice> = per_signer
+            .into_iter()
+            .map(|(signer, (name, v))| SignerSlice {
+                name,
+                signer,
+                value_exact: v.normalize().to_string(),
+                value: display(v, &currency),
+                share: (!total.is_zero()).then(|| (v * hundred() / total).round_dp(2).to_string()),
+            })
+            .collect();
+        signers.sort_by(|a, b| {
+            let v = |s: &SignerSlice| Decimal::from_str(&s.value_exact).unwrap_or(Decimal::MIN);
+            v(b).cmp(&v(a)).then(a.signer.cmp(&b.signer))
+        });
         let change_24h = (every_change && !ago.is_zero() && !total.is_zero())
             .then(|| ((total - ago) * hundred() / ago).round_dp(2).to_string());
         let balances_at = rows.iter().map(|r| r.updated_at).max();
@@ -303,6 +340,7 @@ impl Coldlink {
             change_24h,
             assets,
             accounts,
+            signers,
             unpriced,
             balances_at: balances_at.map(|t| t.to_string()),
             note: balances_at

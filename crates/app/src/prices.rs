@@ -42,7 +42,7 @@ pub(crate) fn coin_id(symbol: &str) -> Option<&'static str> {
     }
 }
 
-fn now() -> i64 {
+pub(crate) fn now() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)

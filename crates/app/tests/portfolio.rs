@@ -115,6 +115,14 @@ fn totals_are_exact_and_the_cache_shows_first() {
         .find(|a| a.label == "Savings")
         .expect("savings");
     assert_eq!(savings.value, "5001.00 CHF");
+    // By signer: both are watch-only, so one slice holding everything.
+    assert_eq!(p.signers.len(), 1, "{:?}", p.signers);
+    assert_eq!(p.signers[0].signer, "watch");
+    assert_eq!(p.signers[0].value_exact, p.total_exact);
+    assert_eq!(
+        Decimal::from_str(p.signers[0].share.as_deref().expect("share")).expect("share"),
+        Decimal::from(100)
+    );
 
     // The snapshot as CSV, exact values.
     let csv = app.export_portfolio_csv("local").expect("csv");

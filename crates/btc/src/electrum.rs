@@ -11,6 +11,7 @@ use bdk_electrum::{
 };
 use bitcoin::{Amount, Network, Transaction, Txid};
 
+use crate::electrum_batch::ChunkedClient;
 use crate::{
     node::{FeeEstimates, NodeError, NodeStatus},
     sync::{AccountWallet, SyncError},
@@ -48,7 +49,9 @@ impl Electrum {
             ));
         }
         let config = electrum_client::ConfigBuilder::new()
-            .timeout(Some(Duration::from_secs(10)))
+            // A first sync of a large wallet asks for hundreds of Merkle proofs in one batch;
+            // a server reading them from its node can take well over 10 s to answer.
+            .timeout(Some(Duration::from_secs(60)))
             .retry(1)
             .build();
         electrum_client::Client::from_config(url, config).map_err(|e| self.unreachable(e))
@@ -145,9 +148,17 @@ impl AccountWallet {
         server
             .check_network(self.wallet.network())
             .map_err(node_err)?;
-        let client = BdkElectrumClient::new(server.client().map_err(node_err)?);
+        let client = BdkElectrumClient::new(ChunkedClient(server.client().map_err(node_err)?));
         // Coins this wallet already knows need no download again.
         client.populate_tx_cache(self.wallet.tx_graph().full_txs().map(|t| t.tx));
+        // Nor do confirmations it has already checked (a re-sync then costs the history
+        // requests and one batch of headers, not a Merkle proof per transaction).
+        client.populate_anchor_cache(
+            self.wallet
+                .tx_graph()
+                .full_txs()
+                .map(|t| (t.txid, t.anchors.iter().copied().collect::<Vec<_>>())),
+        );
         let seen = std::sync::atomic::AtomicU32::new(0);
         let request = self
             .wallet

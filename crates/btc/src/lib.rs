@@ -8,6 +8,7 @@
 pub mod backend;
 pub mod consensus;
 pub mod electrum;
+mod electrum_batch;
 pub mod esplora;
 pub mod node;
 pub mod send;

@@ -39,6 +39,9 @@ pub(crate) struct Select {
 enum Command {
     /// List connected hardware wallets and live emulator endpoints.
     Devices,
+    /// Every hardware wallet seen before (by fingerprint): model, last seen, connected now,
+    /// accounts it signs for.
+    KnownDevices,
     /// Print a device's BIP32 master fingerprint.
     Fingerprint(#[command(flatten)] Select),
     /// Print the extended public key at a derivation path.
@@ -440,8 +443,36 @@ fn emit(json: bool, key: &str, value: &str) {
 fn run(cli: &Cli) -> Result<(), AppError> {
     let app = Coldlink::from_env()?.with_interaction(std::sync::Arc::new(terminal::Terminal));
     match &cli.command {
+        Command::KnownDevices => {
+            let now = app.list_devices();
+            let known = app.known_devices(&now)?;
+            if cli.json {
+                let text = serde_json::to_string_pretty(&known)
+                    .map_err(|e| AppError::internal(e.to_string()))?;
+                println!("{text}");
+            } else if known.is_empty() {
+                println!(
+                    "No hardware wallet seen yet (one is remembered once its fingerprint is read)."
+                );
+            } else {
+                for d in &known {
+                    println!(
+                        "{}  {}{}  last seen {}  {} account(s){}",
+                        d.fingerprint,
+                        d.model_name,
+                        if d.emulated { " (emulator)" } else { "" },
+                        d.last_seen
+                            .parse()
+                            .map(coldlink_app::utc_iso)
+                            .unwrap_or_default(),
+                        d.accounts,
+                        if d.connected { "  connected" } else { "" }
+                    );
+                }
+            }
+        }
         Command::Devices => {
-            let list = app.devices().list();
+            let list = app.list_devices();
             if cli.json {
                 let text = serde_json::to_string_pretty(&list)
                     .map_err(|e| AppError::internal(e.to_string()))?;

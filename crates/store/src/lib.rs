@@ -91,7 +91,35 @@ const MIGRATIONS: &[&str] = &[
          spendable INTEGER,
          PRIMARY KEY (kind, ref)
      );",
+    // 7: hardware wallets seen, by master fingerprint (a device's USB path changes; its seed
+    // does not), so the app can name a signer that is not plugged in.
+    "CREATE TABLE devices (
+         fingerprint TEXT PRIMARY KEY,
+         vendor TEXT NOT NULL,
+         model_name TEXT NOT NULL,
+         emulated INTEGER NOT NULL,
+         first_seen INTEGER NOT NULL,
+         last_seen INTEGER NOT NULL
+     );",
 ];
+
+/// A hardware wallet seen at least once with its fingerprint readable.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DeviceRow {
+    /// Master-key fingerprint, 8 hex digits.
+    pub fingerprint: String,
+    /// Maker ("ledger", "trezor", …).
+    pub vendor: String,
+    /// "Ledger Nano X".
+    pub model_name: String,
+    /// An emulator or simulator.
+    pub emulated: bool,
+    /// Unix seconds.
+    pub first_seen: i64,
+    /// Unix seconds.
+    pub last_seen: i64,
+}
 
 /// A label on a transaction, address or output (BIP329 record).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -573,6 +601,46 @@ impl Store {
             "SELECT id, chain, signer, signer_name, label, address, path, created_at, {network} FROM accounts ORDER BY id"
         ))?;
         let rows = q.query_map([], row_account)?.collect::<Result<_, _>>()?;
+        Ok(rows)
+    }
+
+    /// Records that a device with this fingerprint is connected now (the model as last seen).
+    pub fn device_seen(&self, d: &DeviceRow) -> Result<(), StoreError> {
+        self.conn.execute(
+            "INSERT INTO devices (fingerprint, vendor, model_name, emulated, first_seen, last_seen)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?5)
+             ON CONFLICT (fingerprint) DO UPDATE SET
+                 vendor = excluded.vendor, model_name = excluded.model_name,
+                 emulated = excluded.emulated, last_seen = excluded.last_seen",
+            params![
+                d.fingerprint,
+                d.vendor,
+                d.model_name,
+                d.emulated,
+                d.last_seen
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// Devices seen, most recent first.
+    pub fn devices(&self) -> Result<Vec<DeviceRow>, StoreError> {
+        let mut q = self.conn.prepare(
+            "SELECT fingerprint, vendor, model_name, emulated, first_seen, last_seen
+             FROM devices ORDER BY last_seen DESC, fingerprint",
+        )?;
+        let rows = q
+            .query_map([], |r| {
+                Ok(DeviceRow {
+                    fingerprint: r.get(0)?,
+                    vendor: r.get(1)?,
+                    model_name: r.get(2)?,
+                    emulated: r.get(3)?,
+                    first_seen: r.get(4)?,
+                    last_seen: r.get(5)?,
+                })
+            })?
+            .collect::<Result<_, _>>()?;
         Ok(rows)
     }
 
@@ -1058,6 +1126,28 @@ mod tests {
                 .expect("price");
             s.journal_append("x", "y", "evm:1", "{}", "signed", None)
                 .expect("journal");
+            let seen = DeviceRow {
+                fingerprint: "73c5da0a".into(),
+                vendor: "ledger".into(),
+                model_name: "Ledger Nano X".into(),
+                emulated: false,
+                first_seen: 10,
+                last_seen: 10,
+            };
+            s.device_seen(&seen).expect("device");
+            s.device_seen(&DeviceRow {
+                last_seen: 20,
+                ..seen.clone()
+            })
+            .expect("seen again");
+            assert_eq!(
+                s.devices().expect("devices"),
+                vec![DeviceRow {
+                    first_seen: 10,
+                    last_seen: 20,
+                    ..seen
+                }]
+            );
             assert_eq!(s.journal_verify().expect("verify"), 1);
             let l = LabelRow {
                 kind: "tx".into(),

@@ -38,11 +38,16 @@ impl Drop for EsploraAdapter {
 
 /// JSON-RPC to the node over plain HTTP with the harness's login.
 pub(crate) fn rpc(port: u16, method: &str, params: Value) -> Result<Value, String> {
+    rpc_at(port, "/", method, params)
+}
+
+/// [`rpc`] at an endpoint path (`/wallet/<name>` for one wallet of several).
+pub(crate) fn rpc_at(port: u16, path: &str, method: &str, params: Value) -> Result<Value, String> {
     let body = json!({"jsonrpc": "1.0", "id": 1, "method": method, "params": params}).to_string();
     let mut s = TcpStream::connect(("127.0.0.1", port)).map_err(|e| e.to_string())?;
     // "coldlink:coldlink"
     let req = format!(
-        "POST / HTTP/1.0\r\nHost: 127.0.0.1\r\nAuthorization: Basic Y29sZGxpbms6Y29sZGxpbms=\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        "POST {path} HTTP/1.0\r\nHost: 127.0.0.1\r\nAuthorization: Basic Y29sZGxpbms6Y29sZGxpbms=\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
         body.len()
     );
     s.write_all(req.as_bytes()).map_err(|e| e.to_string())?;

@@ -309,6 +309,11 @@ impl Bitcoind {
         esplora::rpc(self.rpc_port, method, params)
     }
 
+    /// [`Self::rpc`] to one of several loaded wallets.
+    pub fn wallet_rpc(&self, wallet: &str, method: &str, params: Value) -> Result<Value, String> {
+        esplora::rpc_at(self.rpc_port, &format!("/wallet/{wallet}"), method, params)
+    }
+
     /// Runs `bitcoin-cli` against it; stdout, or stderr as the error.
     pub fn cli(&self, args: &[&str]) -> Result<String, String> {
         let out = Command::new(node_dir().join("bitcoin-cli"))

@@ -9,6 +9,11 @@ import * as __TAURI_EVENT from "@tauri-apps/api/event";
 export const commands = {
 	appInfo: () => typedError<AppInfo, AppError>(__TAURI_INVOKE("app_info")),
 	listDevices: () => typedError<DeviceList, AppError>(__TAURI_INVOKE("list_devices")),
+	/**
+	 *  Every hardware wallet seen before (by fingerprint), whether connected now, and how many
+	 *  accounts each signs for.
+	 */
+	knownDevices: () => typedError<KnownDeviceView[], AppError>(__TAURI_INVOKE("known_devices")),
 	/**  Starts the simulated demo Ledger; it then appears in the device list. */
 	startDemoDevice: () => typedError<DemoDevice, AppError>(__TAURI_INVOKE("start_demo_device")),
 	/**  Stops the demo Ledger. */
@@ -624,6 +629,24 @@ export type JournalView = {
 	txid: string | null,
 };
 
+/**  A device seen before, for the window. */
+export type KnownDeviceView = {
+	/**  Master fingerprint (8 hex digits). */
+	fingerprint: string,
+	/**  "Ledger Nano X". */
+	modelName: string,
+	/**  An emulator or simulator, never a place for real funds. */
+	emulated: boolean,
+	/**  Unix seconds (as text: the window takes no 64-bit integers). */
+	firstSeen: string,
+	/**  Unix seconds. */
+	lastSeen: string,
+	/**  Plugged in and readable now. */
+	connected: boolean,
+	/**  Accounts this device signs for. */
+	accounts: number,
+};
+
 /**  A device model, as far as it is known. */
 export type Model = 
 /**  Ledger Nano S. */
@@ -714,6 +737,8 @@ export type PortfolioView = {
 	assets: AssetLine[],
 	/**  Per account. */
 	accounts: AccountSlice[],
+	/**  Per signer (device), largest first: two devices of one model stay apart. */
+	signers: SignerSlice[],
 	/**  Assets without a price (not in the total). */
 	unpriced: string[],
 	/**  When the balances were read (unix seconds, text), if ever. */
@@ -841,6 +866,20 @@ export type SendView = {
 	recipient: string,
 	/**  Explorer link, if the network has one. */
 	link: string | null,
+};
+
+/**  What one signer (a hardware wallet, the software wallet, watch-only) holds. */
+export type SignerSlice = {
+	/**  The signer's name ("Ledger Nano X", "Software wallet", "Watch-only"). */
+	name: string,
+	/**  Master fingerprint, "soft" or "watch". */
+	signer: string,
+	/**  Value, exact decimal (priced assets only). */
+	valueExact: string,
+	/**  For display. */
+	value: string,
+	/**  Share of the total in percent (2 places), when there is a total. */
+	share: string | null,
 };
 
 /**  Where a fact was read. */

@@ -37,6 +37,7 @@ export type {
   SyncProgress,
   SaveRequest,
   SavedFile,
+  KnownDeviceView,
 } from "./bindings";
 import type { NodeSettings, RecipientInput, SaveRequest } from "./bindings";
 
@@ -103,6 +104,7 @@ export const api = {
   btcBump: (account: number, txid: string, fee: string, cpfp: boolean) =>
     call(commands.btcBump(account, txid, fee, cpfp)),
   btcConfirmSend: (review: number) => call(commands.btcConfirmSend(review)),
+  knownDevices: () => call(commands.knownDevices()),
   saveFile: (req: SaveRequest) => call(commands.saveFile(req)),
   btcExportPsbt: (review: number) => call(commands.btcExportPsbt(review)),
   btcImportPsbt: (review: number, psbt: string) => call(commands.btcImportPsbt(review, psbt)),

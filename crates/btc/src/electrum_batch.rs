@@ -1,0 +1,273 @@
+//! An Electrum connection whose batch requests go out in bounded chunks.
+//!
+//! `electrum-client` 0.25 wakes every other waiter of a batch each time one answer arrives,
+//! and nothing reads those wake-ups until the batch ends: a batch of n requests queues about
+//! n²/2 messages. `bdk_electrum` asks for the Merkle proof of every confirmed history entry of
+//! a full scan in one batch (an entry per address a transaction touches), so an account with
+//! 10,000 transactions to 2,000 addresses sent 50,000 requests at once and grew past 15 GiB
+//! before anything came back (measured: `cargo bench -p coldlink-btc --bench sync`). Here each
+//! batch is at most [`CHUNK`] requests, and Merkle proofs are asked once per transaction.
+
+use std::borrow::Borrow;
+
+use bdk_electrum::electrum_client::{
+    Batch, BroadcastPackageRes, Client, ElectrumApi, Error, EstimationMode, GetBalanceRes,
+    GetHeadersRes, GetHistoryRes, GetMerkleRes, ListUnspentRes, MempoolInfoRes, Param,
+    RawHeaderNotification, ScriptStatus, ServerFeaturesRes, TxidFromPosRes,
+};
+use bitcoin::{Script, Txid};
+
+/// The most requests one batch carries: enough to keep the connection busy, few enough that
+/// the client's per-answer work stays small.
+pub(crate) const CHUNK: usize = 100;
+
+/// [`Client`] with chunked batches.
+pub(crate) struct ChunkedClient(pub(crate) Client);
+
+/// Runs `call` over `items` in chunks and joins the answers in order.
+fn chunked<T, R>(
+    items: Vec<T>,
+    mut call: impl FnMut(&[T]) -> Result<Vec<R>, Error>,
+) -> Result<Vec<R>, Error> {
+    let mut out = Vec::with_capacity(items.len());
+    for c in items.chunks(CHUNK) {
+        out.extend(call(c)?);
+    }
+    Ok(out)
+}
+
+impl ElectrumApi for ChunkedClient {
+    fn raw_call(
+        &self,
+        method_name: &str,
+        params: impl IntoIterator<Item = Param>,
+    ) -> Result<serde_json::Value, Error> {
+        self.0.raw_call(method_name, params)
+    }
+
+    fn batch_call(&self, batch: &Batch) -> Result<Vec<serde_json::Value>, Error> {
+        // A `Batch` cannot be split from outside; our own code never builds large ones.
+        self.0.batch_call(batch)
+    }
+
+    fn block_headers_subscribe_raw(&self) -> Result<RawHeaderNotification, Error> {
+        self.0.block_headers_subscribe_raw()
+    }
+
+    fn block_headers_pop_raw(&self) -> Result<Option<RawHeaderNotification>, Error> {
+        self.0.block_headers_pop_raw()
+    }
+
+    fn block_header_raw(&self, height: usize) -> Result<Vec<u8>, Error> {
+        self.0.block_header_raw(height)
+    }
+
+    fn block_headers(&self, start_height: usize, count: usize) -> Result<GetHeadersRes, Error> {
+        self.0.block_headers(start_height, count)
+    }
+
+    fn estimate_fee(&self, number: usize, mode: Option<EstimationMode>) -> Result<f64, Error> {
+        self.0.estimate_fee(number, mode)
+    }
+
+    fn relay_fee(&self) -> Result<f64, Error> {
+        self.0.relay_fee()
+    }
+
+    fn script_subscribe(&self, script: &Script) -> Result<Option<ScriptStatus>, Error> {
+        self.0.script_subscribe(script)
+    }
+
+    fn batch_script_subscribe<'s, I>(&self, scripts: I) -> Result<Vec<Option<ScriptStatus>>, Error>
+    where
+        I: IntoIterator + Clone,
+        I::Item: Borrow<&'s Script>,
+    {
+        let all: Vec<&'s Script> = scripts.into_iter().map(|s| *s.borrow()).collect();
+        chunked(all, |c| self.0.batch_script_subscribe(c.iter()))
+    }
+
+    fn script_unsubscribe(&self, script: &Script) -> Result<bool, Error> {
+        self.0.script_unsubscribe(script)
+    }
+
+    fn script_pop(&self, script: &Script) -> Result<Option<ScriptStatus>, Error> {
+        self.0.script_pop(script)
+    }
+
+    fn script_get_balance(&self, script: &Script) -> Result<GetBalanceRes, Error> {
+        self.0.script_get_balance(script)
+    }
+
+    fn batch_script_get_balance<'s, I>(&self, scripts: I) -> Result<Vec<GetBalanceRes>, Error>
+    where
+        I: IntoIterator + Clone,
+        I::Item: Borrow<&'s Script>,
+    {
+        let all: Vec<&'s Script> = scripts.into_iter().map(|s| *s.borrow()).collect();
+        chunked(all, |c| self.0.batch_script_get_balance(c.iter()))
+    }
+
+    fn script_get_history(&self, script: &Script) -> Result<Vec<GetHistoryRes>, Error> {
+        self.0.script_get_history(script)
+    }
+
+    fn batch_script_get_history<'s, I>(&self, scripts: I) -> Result<Vec<Vec<GetHistoryRes>>, Error>
+    where
+        I: IntoIterator + Clone,
+        I::Item: Borrow<&'s Script>,
+    {
+        let all: Vec<&'s Script> = scripts.into_iter().map(|s| *s.borrow()).collect();
+        chunked(all, |c| self.0.batch_script_get_history(c.iter()))
+    }
+
+    fn script_list_unspent(&self, script: &Script) -> Result<Vec<ListUnspentRes>, Error> {
+        self.0.script_list_unspent(script)
+    }
+
+    fn batch_script_list_unspent<'s, I>(
+        &self,
+        scripts: I,
+    ) -> Result<Vec<Vec<ListUnspentRes>>, Error>
+    where
+        I: IntoIterator + Clone,
+        I::Item: Borrow<&'s Script>,
+    {
+        let all: Vec<&'s Script> = scripts.into_iter().map(|s| *s.borrow()).collect();
+        chunked(all, |c| self.0.batch_script_list_unspent(c.iter()))
+    }
+
+    fn transaction_get_raw(&self, txid: &Txid) -> Result<Vec<u8>, Error> {
+        self.0.transaction_get_raw(txid)
+    }
+
+    fn batch_transaction_get_raw<'t, I>(&self, txids: I) -> Result<Vec<Vec<u8>>, Error>
+    where
+        I: IntoIterator + Clone,
+        I::Item: Borrow<&'t Txid>,
+    {
+        let all: Vec<&'t Txid> = txids.into_iter().map(|t| *t.borrow()).collect();
+        chunked(all, |c| self.0.batch_transaction_get_raw(c.iter()))
+    }
+
+    fn batch_block_header_raw<I>(&self, heights: I) -> Result<Vec<Vec<u8>>, Error>
+    where
+        I: IntoIterator + Clone,
+        I::Item: Borrow<u32>,
+    {
+        let all: Vec<u32> = heights.into_iter().map(|h| *h.borrow()).collect();
+        chunked(all, |c| self.0.batch_block_header_raw(c.iter()))
+    }
+
+    fn batch_estimate_fee<I>(&self, numbers: I) -> Result<Vec<f64>, Error>
+    where
+        I: IntoIterator + Clone,
+        I::Item: Borrow<usize>,
+    {
+        let all: Vec<usize> = numbers.into_iter().map(|n| *n.borrow()).collect();
+        chunked(all, |c| self.0.batch_estimate_fee(c.iter()))
+    }
+
+    fn transaction_broadcast_raw(&self, raw_tx: &[u8]) -> Result<Txid, Error> {
+        self.0.transaction_broadcast_raw(raw_tx)
+    }
+
+    fn transaction_broadcast_package_raw<T: AsRef<[u8]>>(
+        &self,
+        raw_txs: &[T],
+    ) -> Result<BroadcastPackageRes, Error> {
+        self.0.transaction_broadcast_package_raw(raw_txs)
+    }
+
+    fn transaction_get_merkle(&self, txid: &Txid, height: usize) -> Result<GetMerkleRes, Error> {
+        self.0.transaction_get_merkle(txid, height)
+    }
+
+    fn batch_transaction_get_merkle<I>(
+        &self,
+        txids_and_heights: I,
+    ) -> Result<Vec<GetMerkleRes>, Error>
+    where
+        I: IntoIterator + Clone,
+        I::Item: Borrow<(Txid, usize)>,
+    {
+        // A transaction paying several of our addresses is listed once per address: ask for
+        // its proof once, answer every listing.
+        let asked: Vec<(Txid, usize)> =
+            txids_and_heights.into_iter().map(|x| *x.borrow()).collect();
+        let mut unique: Vec<(Txid, usize)> = asked.clone();
+        unique.sort_unstable();
+        unique.dedup();
+        let proofs = chunked(unique.clone(), |c| {
+            self.0.batch_transaction_get_merkle(c.iter())
+        })?;
+        asked
+            .iter()
+            .map(|k| {
+                unique
+                    .binary_search(k)
+                    .ok()
+                    .and_then(|i| proofs.get(i))
+                    .cloned()
+                    .ok_or_else(|| Error::Message("the server left a Merkle proof out".into()))
+            })
+            .collect()
+    }
+
+    fn txid_from_pos(&self, height: usize, tx_pos: usize) -> Result<Txid, Error> {
+        self.0.txid_from_pos(height, tx_pos)
+    }
+
+    fn txid_from_pos_with_merkle(
+        &self,
+        height: usize,
+        tx_pos: usize,
+    ) -> Result<TxidFromPosRes, Error> {
+        self.0.txid_from_pos_with_merkle(height, tx_pos)
+    }
+
+    fn server_features(&self) -> Result<ServerFeaturesRes, Error> {
+        self.0.server_features()
+    }
+
+    fn protocol_version(&self) -> Result<String, Error> {
+        self.0.protocol_version()
+    }
+
+    fn mempool_get_info(&self) -> Result<MempoolInfoRes, Error> {
+        self.0.mempool_get_info()
+    }
+
+    fn ping(&self) -> Result<(), Error> {
+        self.0.ping()
+    }
+
+    fn calls_made(&self) -> Result<usize, Error> {
+        self.0.calls_made()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chunks_are_bounded_and_answers_keep_their_order() {
+        let mut sizes = Vec::new();
+        let out = chunked((0..250u32).collect(), |c| {
+            sizes.push(c.len());
+            Ok(c.iter().map(|x| x * 2).collect())
+        })
+        .expect("answers");
+        assert_eq!(sizes, vec![CHUNK, CHUNK, 50]);
+        assert_eq!(out, (0..250u32).map(|x| x * 2).collect::<Vec<_>>());
+        let e = chunked((0..250u32).collect(), |c| {
+            if c[0] >= 100 {
+                Err(Error::Message("down".into()))
+            } else {
+                Ok(c.to_vec())
+            }
+        });
+        assert!(e.is_err(), "one failed chunk fails the batch");
+    }
+}
