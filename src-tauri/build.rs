@@ -43,6 +43,8 @@ fn main() {
         "btc_export_psbt",
         "btc_import_psbt",
         "save_file",
+        "btc_fee_warning",
+        "btc_set_fee_warning",
         "demo_reject_next",
         "btc_history",
         "btc_coins",

@@ -7,8 +7,8 @@ use std::{sync::Mutex, time::Duration};
 
 use coldlink_app::{
     parse_chain, parse_kind, BtcAccountView, BtcBalanceView, BtcCoinView, BtcReview, BtcSent,
-    BtcTxView, KnownDeviceView, NodeSettings, NodeStatusView, ReceiveView, RecipientInput,
-    SaveRequest, SavedFile, SyncProgress,
+    BtcTxView, FeeWarningSettings, KnownDeviceView, NodeSettings, NodeStatusView, ReceiveView,
+    RecipientInput, SaveRequest, SavedFile, SyncProgress,
 };
 use coldlink_app::{
     AppError, AppInfo, Catalogue, Coldlink, CreatedWallet, DemoDevice, DemoModeView, DemoScreen,
@@ -682,6 +682,25 @@ async fn btc_export_psbt(review: u32, app: State<'_, Coldlink>) -> Result<String
     blocking(move || app.btc_export_psbt(review)).await
 }
 
+/// When a Bitcoin review warns about the fee.
+#[tauri::command]
+#[specta::specta]
+async fn btc_fee_warning(app: State<'_, Coldlink>) -> Result<FeeWarningSettings, AppError> {
+    let app = app.inner().clone();
+    blocking(move || Ok(app.btc_fee_warning())).await
+}
+
+/// Sets when a Bitcoin review warns about the fee (checked; the saved values come back).
+#[tauri::command]
+#[specta::specta]
+async fn btc_set_fee_warning(
+    settings: FeeWarningSettings,
+    app: State<'_, Coldlink>,
+) -> Result<FeeWarningSettings, AppError> {
+    let app = app.inner().clone();
+    blocking(move || app.btc_set_fee_warning(&settings)).await
+}
+
 /// Saves a PSBT, CSV export or the labels into the downloads folder; says where.
 #[tauri::command]
 #[specta::specta]
@@ -834,6 +853,8 @@ pub fn specta_builder<R: tauri::Runtime>() -> tauri_specta::Builder<R> {
             btc_export_psbt,
             btc_import_psbt,
             save_file,
+            btc_fee_warning,
+            btc_set_fee_warning,
             demo_reject_next,
             btc_history,
             btc_coins,

@@ -119,6 +119,10 @@ test("receive with Verify on device and send with the simulated Ledger", async (
     await s.type(await s.waitFor('[data-testid="node-password"]'), "coldlink");
     await s.click(await s.waitFor('[data-testid="node-save"]'));
     assert.match(await until(s, '[data-testid="node-status"]', (t) => /regtest/.test(t)), /block 101/);
+    // The fee warning's thresholds: checked when saved.
+    await s.type(await s.waitFor('[data-testid="fee-warning-share"]'), "x");
+    await s.click(await s.waitFor('[data-testid="fee-warning-save"]'));
+    assert.match(await s.text(await s.waitFor('[data-testid="fee-warning-error"]', 5000)), /not a share between 0\.01 and 100 percent/);
 
     // Accounts: a taproot account from the Ledger on regtest.
     await s.click(await s.waitFor('[data-nav="accounts"]'));

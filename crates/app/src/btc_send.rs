@@ -215,6 +215,16 @@ pub struct BtcReview {
     pub network: String,
 }
 
+/// When a Bitcoin review warns about the fee (Settings).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub struct FeeWarningSettings {
+    /// Warn when the fee is above this share of the amount sent, in percent ("5", "2.5").
+    pub share_percent: String,
+    /// Warn too whenever the fee is above this many sats; empty for no such limit.
+    pub max_fee_sats: String,
+}
+
 /// A broadcast transaction.
 #[derive(Clone, Debug, Serialize, specta::Type)]
 #[serde(rename_all = "camelCase")]
@@ -758,6 +768,72 @@ impl Coldlink {
             .0
             .lock()
             .unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The fee-warning thresholds (default: 5 %, no absolute limit).
+    pub fn btc_fee_warning(&self) -> FeeWarningSettings {
+        let bp = self.setting_u64("btc.fee_warning_bp").unwrap_or(500);
+        let share_percent = if bp.is_multiple_of(100) {
+            (bp / 100).to_string()
+        } else {
+            format!("{}.{:02}", bp / 100, bp % 100)
+                .trim_end_matches('0')
+                .to_owned()
+        };
+        FeeWarningSettings {
+            share_percent,
+            max_fee_sats: self
+                .setting_u64("btc.fee_warning_sats")
+                .map(|s| s.to_string())
+                .unwrap_or_default(),
+        }
+    }
+
+    /// Sets the fee-warning thresholds: a share from 0.01 to 100 percent (two decimals at
+    /// most) and an optional absolute fee in whole sats.
+    pub fn btc_set_fee_warning(
+        &self,
+        w: &FeeWarningSettings,
+    ) -> Result<FeeWarningSettings, AppError> {
+        use coldlink_prices::Decimal;
+        let share = w.share_percent.trim().trim_end_matches('%').trim();
+        let bp = Decimal::from_str(share)
+            .ok()
+            .filter(|d| d.scale() <= 2 && *d > Decimal::ZERO && *d <= Decimal::from(100))
+            .and_then(|d| {
+                (d * Decimal::from(100))
+                    .normalize()
+                    .to_string()
+                    .parse::<u64>()
+                    .ok()
+            })
+            .ok_or_else(|| {
+                AppError::invalid(format!(
+                    "“{share}” is not a share between 0.01 and 100 percent"
+                ))
+            })?;
+        let sats = w.max_fee_sats.trim().replace(['_', ','], "");
+        let sats = if sats.is_empty() {
+            String::new()
+        } else {
+            sats.parse::<u64>()
+                .ok()
+                .filter(|n| *n > 0)
+                .ok_or_else(|| {
+                    AppError::invalid(format!(
+                        "“{}” is not a whole number of sats above zero (leave it empty for no limit)",
+                        w.max_fee_sats.trim()
+                    ))
+                })?
+                .to_string()
+        };
+        self.with_store(|s| {
+            let e = |e: coldlink_store::StoreError| AppError::internal(e.to_string());
+            s.set_setting("btc.fee_warning_bp", &bp.to_string())
+                .map_err(e)?;
+            s.set_setting("btc.fee_warning_sats", &sats).map_err(e)
+        })?;
+        Ok(self.btc_fee_warning())
     }
 
     fn setting_u64(&self, key: &str) -> Option<u64> {

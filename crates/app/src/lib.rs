@@ -30,8 +30,8 @@ pub use bitcoin_ops::{parse_chain, parse_kind, parse_psbt, Descriptors, SignedPs
 pub use btc_accounts::BtcAccountView;
 pub use btc_history::{BtcCoinView, BtcTxView};
 pub use btc_send::{
-    BtcBalanceView, BtcOutputView, BtcReview, BtcSent, NodeSettings, NodeStatusView, ReceiveView,
-    RecipientInput, SyncProgress,
+    BtcBalanceView, BtcOutputView, BtcReview, BtcSent, FeeWarningSettings, NodeSettings,
+    NodeStatusView, ReceiveView, RecipientInput, SyncProgress,
 };
 pub use coldlink_catalogue::{Catalogue, Support};
 pub use compare::{computed_support, CompareData};

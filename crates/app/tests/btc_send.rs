@@ -7,7 +7,8 @@
 //! its PSBT, another signer signs it, and the import is checked and broadcast.
 
 use coldlink_app::{
-    AppConfig, Coldlink, DevicePrompt, ErrorKind, NodeSettings, RecipientInput, SaveRequest,
+    AppConfig, Coldlink, DevicePrompt, ErrorKind, FeeWarningSettings, NodeSettings, RecipientInput,
+    SaveRequest,
 };
 use coldlink_signer::ScriptKind;
 use coldlink_testkit::Bitcoind;
@@ -322,6 +323,60 @@ fn fund_sync_send_with_every_signer_and_refuse_what_is_wrong() {
             .is_some_and(|w| w.contains("% of the amount sent")),
         "{small:?}"
     );
+
+    // The thresholds are the user's: a share and an absolute fee, checked when set.
+    assert_eq!(
+        app.btc_fee_warning(),
+        FeeWarningSettings {
+            share_percent: "5".into(),
+            max_fee_sats: String::new()
+        }
+    );
+    for (share, sats) in [
+        ("0", ""),
+        ("abc", ""),
+        ("101", ""),
+        ("1.234", ""),
+        ("5", "-5"),
+        ("5", "x"),
+    ] {
+        let e = app
+            .btc_set_fee_warning(&FeeWarningSettings {
+                share_percent: share.into(),
+                max_fee_sats: sats.into(),
+            })
+            .expect_err("refused");
+        assert_eq!(e.kind, ErrorKind::InvalidInput, "{share} {sats}");
+    }
+    let set = app
+        .btc_set_fee_warning(&FeeWarningSettings {
+            share_percent: "2.5 %".into(),
+            max_fee_sats: "1_000".into(),
+        })
+        .expect("set");
+    assert_eq!(
+        (set.share_percent.as_str(), set.max_fee_sats.as_str()),
+        ("2.5", "1000")
+    );
+    let big = app
+        .btc_prepare_send(soft.id, &pay("0.01", "btc"), None, "20", &[])
+        .expect("review");
+    assert!(
+        big.warning
+            .as_deref()
+            .is_some_and(|w| w.contains("above your limit of 1000 sats")),
+        "{big:?}"
+    );
+    app.btc_set_fee_warning(&FeeWarningSettings {
+        share_percent: "5".into(),
+        max_fee_sats: String::new(),
+    })
+    .expect("back to the default");
+    assert!(app
+        .btc_prepare_send(soft.id, &pay("0.01", "btc"), None, "20", &[])
+        .expect("review")
+        .warning
+        .is_none());
 
     // An amount in the user's currency: 100 USD at 50 000 USD per BTC is 200 000 sats exactly.
     let r = app

@@ -6,12 +6,16 @@
 use std::time::Duration;
 
 use bdk_electrum::{
+    bdk_core::spk_client::SyncRequest,
     electrum_client::{self, ElectrumApi},
     BdkElectrumClient,
 };
+use bdk_wallet::KeychainKind;
 use bitcoin::{Amount, Network, Transaction, Txid};
 
 use crate::electrum_batch::ChunkedClient;
+use crate::electrum_watch::{self, Seen};
+pub use crate::electrum_watch::{close_all as close_watches, quick_syncs, watches_starting};
 use crate::{
     node::{FeeEstimates, NodeError, NodeStatus},
     sync::{AccountWallet, SyncError},
@@ -145,10 +149,43 @@ impl AccountWallet {
         progress: std::sync::Arc<dyn Fn(u32) + Send + Sync>,
     ) -> Result<u32, SyncError> {
         let node_err = |e: NodeError| SyncError::Node(e.to_string());
+        // One watch per server, account and gap (a wider gap must scan further).
+        let key = format!(
+            "{}|{}|{stop_gap}",
+            server.url.trim(),
+            self.wallet.public_descriptor(KeychainKind::External)
+        );
+        if let Some(watch) = electrum_watch::get(&key) {
+            match watch.look() {
+                Seen::Nothing => {
+                    electrum_watch::count_quick();
+                    return Ok(self.wallet.latest_checkpoint().height());
+                }
+                Seen::NewBlocks => {
+                    // Confirmations follow the tip: bring the chain up, no script history.
+                    let request = SyncRequest::<()>::builder()
+                        .chain_tip(self.wallet.local_chain().tip())
+                        .build();
+                    if let Ok(update) = watch.client.sync(request, 1, false) {
+                        self.wallet
+                            .apply_update(update)
+                            .map_err(|e| SyncError::Node(e.to_string()))?;
+                        self.persist()?;
+                        electrum_watch::count_quick();
+                        return Ok(self.wallet.latest_checkpoint().height());
+                    }
+                    electrum_watch::forget(&key);
+                }
+                Seen::Changes => electrum_watch::forget(&key),
+            }
+        }
         server
             .check_network(self.wallet.network())
             .map_err(node_err)?;
-        let client = BdkElectrumClient::new(ChunkedClient(server.client().map_err(node_err)?));
+        let client = BdkElectrumClient::new(ChunkedClient::new(
+            server.client().map_err(node_err)?,
+            self.wallet.tx_graph().full_txs().map(|t| t.txid),
+        ));
         // Coins this wallet already knows need no download again.
         client.populate_tx_cache(self.wallet.tx_graph().full_txs().map(|t| t.tx));
         // Nor do confirmations it has already checked (a re-sync then costs the history
@@ -175,6 +212,19 @@ impl AccountWallet {
             .apply_update(update)
             .map_err(|e| SyncError::Node(e.to_string()))?;
         self.persist()?;
+        // Watch what was handed out and the look-ahead beyond it (BDK keeps 25 scripts past
+        // the last revealed one; the default gap is 20). Subscribing costs the server about
+        // what the scan did, so it runs after this sync returns. Best effort: without a watch
+        // the next sync scans in full, as this one did.
+        let scripts: Vec<bitcoin::ScriptBuf> = self
+            .wallet
+            .spk_index()
+            .inner()
+            .all_spks()
+            .values()
+            .cloned()
+            .collect();
+        electrum_watch::start_in_background(key, client, scripts);
         Ok(self.wallet.latest_checkpoint().height())
     }
 

@@ -7,8 +7,16 @@
 //! 10,000 transactions to 2,000 addresses sent 50,000 requests at once and grew past 15 GiB
 //! before anything came back (measured: `cargo bench -p coldlink-btc --bench sync`). Here each
 //! batch is at most [`CHUNK`] requests, and Merkle proofs are asked once per transaction.
+//!
+//! It also reads ahead: `bdk_electrum` fetches each transaction of a history in its own round
+//! trip, so when a batch of histories arrives, the transactions in it that the wallet does not
+//! hold yet are fetched in batches and handed out from memory when asked for one by one.
 
-use std::borrow::Borrow;
+use std::{
+    borrow::Borrow,
+    collections::{HashMap, HashSet},
+    sync::Mutex,
+};
 
 use bdk_electrum::electrum_client::{
     Batch, BroadcastPackageRes, Client, ElectrumApi, Error, EstimationMode, GetBalanceRes,
@@ -21,8 +29,44 @@ use bitcoin::{Script, Txid};
 /// the client's per-answer work stays small.
 pub(crate) const CHUNK: usize = 100;
 
-/// [`Client`] with chunked batches.
-pub(crate) struct ChunkedClient(pub(crate) Client);
+/// [`Client`] with chunked batches and transactions read ahead.
+pub(crate) struct ChunkedClient {
+    client: Client,
+    /// Transactions the wallet already holds (never read ahead).
+    known: HashSet<Txid>,
+    /// Raw transactions read ahead, until asked for.
+    ahead: Mutex<HashMap<Txid, Vec<u8>>>,
+}
+
+impl ChunkedClient {
+    /// Wraps `client`; `known` are the transactions the caller already has.
+    pub(crate) fn new(client: Client, known: impl IntoIterator<Item = Txid>) -> Self {
+        Self {
+            client,
+            known: known.into_iter().collect(),
+            ahead: Mutex::default(),
+        }
+    }
+
+    /// Fetches, in batches, the transactions of `histories` not held yet. Best effort: what
+    /// fails here is fetched one by one later, as without reading ahead.
+    fn read_ahead(&self, histories: &[Vec<GetHistoryRes>]) {
+        let mut ahead = self.ahead.lock().unwrap_or_else(|p| p.into_inner());
+        let mut want: Vec<Txid> = histories
+            .iter()
+            .flatten()
+            .map(|h| h.tx_hash)
+            .filter(|t| !self.known.contains(t) && !ahead.contains_key(t))
+            .collect();
+        want.sort_unstable();
+        want.dedup();
+        if let Ok(raws) = chunked(want.clone(), |c| {
+            self.client.batch_transaction_get_raw(c.iter())
+        }) {
+            ahead.extend(want.into_iter().zip(raws));
+        }
+    }
+}
 
 /// Runs `call` over `items` in chunks and joins the answers in order.
 fn chunked<T, R>(
@@ -42,40 +86,40 @@ impl ElectrumApi for ChunkedClient {
         method_name: &str,
         params: impl IntoIterator<Item = Param>,
     ) -> Result<serde_json::Value, Error> {
-        self.0.raw_call(method_name, params)
+        self.client.raw_call(method_name, params)
     }
 
     fn batch_call(&self, batch: &Batch) -> Result<Vec<serde_json::Value>, Error> {
         // A `Batch` cannot be split from outside; our own code never builds large ones.
-        self.0.batch_call(batch)
+        self.client.batch_call(batch)
     }
 
     fn block_headers_subscribe_raw(&self) -> Result<RawHeaderNotification, Error> {
-        self.0.block_headers_subscribe_raw()
+        self.client.block_headers_subscribe_raw()
     }
 
     fn block_headers_pop_raw(&self) -> Result<Option<RawHeaderNotification>, Error> {
-        self.0.block_headers_pop_raw()
+        self.client.block_headers_pop_raw()
     }
 
     fn block_header_raw(&self, height: usize) -> Result<Vec<u8>, Error> {
-        self.0.block_header_raw(height)
+        self.client.block_header_raw(height)
     }
 
     fn block_headers(&self, start_height: usize, count: usize) -> Result<GetHeadersRes, Error> {
-        self.0.block_headers(start_height, count)
+        self.client.block_headers(start_height, count)
     }
 
     fn estimate_fee(&self, number: usize, mode: Option<EstimationMode>) -> Result<f64, Error> {
-        self.0.estimate_fee(number, mode)
+        self.client.estimate_fee(number, mode)
     }
 
     fn relay_fee(&self) -> Result<f64, Error> {
-        self.0.relay_fee()
+        self.client.relay_fee()
     }
 
     fn script_subscribe(&self, script: &Script) -> Result<Option<ScriptStatus>, Error> {
-        self.0.script_subscribe(script)
+        self.client.script_subscribe(script)
     }
 
     fn batch_script_subscribe<'s, I>(&self, scripts: I) -> Result<Vec<Option<ScriptStatus>>, Error>
@@ -84,19 +128,19 @@ impl ElectrumApi for ChunkedClient {
         I::Item: Borrow<&'s Script>,
     {
         let all: Vec<&'s Script> = scripts.into_iter().map(|s| *s.borrow()).collect();
-        chunked(all, |c| self.0.batch_script_subscribe(c.iter()))
+        chunked(all, |c| self.client.batch_script_subscribe(c.iter()))
     }
 
     fn script_unsubscribe(&self, script: &Script) -> Result<bool, Error> {
-        self.0.script_unsubscribe(script)
+        self.client.script_unsubscribe(script)
     }
 
     fn script_pop(&self, script: &Script) -> Result<Option<ScriptStatus>, Error> {
-        self.0.script_pop(script)
+        self.client.script_pop(script)
     }
 
     fn script_get_balance(&self, script: &Script) -> Result<GetBalanceRes, Error> {
-        self.0.script_get_balance(script)
+        self.client.script_get_balance(script)
     }
 
     fn batch_script_get_balance<'s, I>(&self, scripts: I) -> Result<Vec<GetBalanceRes>, Error>
@@ -105,11 +149,11 @@ impl ElectrumApi for ChunkedClient {
         I::Item: Borrow<&'s Script>,
     {
         let all: Vec<&'s Script> = scripts.into_iter().map(|s| *s.borrow()).collect();
-        chunked(all, |c| self.0.batch_script_get_balance(c.iter()))
+        chunked(all, |c| self.client.batch_script_get_balance(c.iter()))
     }
 
     fn script_get_history(&self, script: &Script) -> Result<Vec<GetHistoryRes>, Error> {
-        self.0.script_get_history(script)
+        self.client.script_get_history(script)
     }
 
     fn batch_script_get_history<'s, I>(&self, scripts: I) -> Result<Vec<Vec<GetHistoryRes>>, Error>
@@ -118,11 +162,13 @@ impl ElectrumApi for ChunkedClient {
         I::Item: Borrow<&'s Script>,
     {
         let all: Vec<&'s Script> = scripts.into_iter().map(|s| *s.borrow()).collect();
-        chunked(all, |c| self.0.batch_script_get_history(c.iter()))
+        let histories = chunked(all, |c| self.client.batch_script_get_history(c.iter()))?;
+        self.read_ahead(&histories);
+        Ok(histories)
     }
 
     fn script_list_unspent(&self, script: &Script) -> Result<Vec<ListUnspentRes>, Error> {
-        self.0.script_list_unspent(script)
+        self.client.script_list_unspent(script)
     }
 
     fn batch_script_list_unspent<'s, I>(
@@ -134,11 +180,19 @@ impl ElectrumApi for ChunkedClient {
         I::Item: Borrow<&'s Script>,
     {
         let all: Vec<&'s Script> = scripts.into_iter().map(|s| *s.borrow()).collect();
-        chunked(all, |c| self.0.batch_script_list_unspent(c.iter()))
+        chunked(all, |c| self.client.batch_script_list_unspent(c.iter()))
     }
 
     fn transaction_get_raw(&self, txid: &Txid) -> Result<Vec<u8>, Error> {
-        self.0.transaction_get_raw(txid)
+        let ready = self
+            .ahead
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(txid);
+        match ready {
+            Some(raw) => Ok(raw),
+            None => self.client.transaction_get_raw(txid),
+        }
     }
 
     fn batch_transaction_get_raw<'t, I>(&self, txids: I) -> Result<Vec<Vec<u8>>, Error>
@@ -147,7 +201,7 @@ impl ElectrumApi for ChunkedClient {
         I::Item: Borrow<&'t Txid>,
     {
         let all: Vec<&'t Txid> = txids.into_iter().map(|t| *t.borrow()).collect();
-        chunked(all, |c| self.0.batch_transaction_get_raw(c.iter()))
+        chunked(all, |c| self.client.batch_transaction_get_raw(c.iter()))
     }
 
     fn batch_block_header_raw<I>(&self, heights: I) -> Result<Vec<Vec<u8>>, Error>
@@ -156,7 +210,7 @@ impl ElectrumApi for ChunkedClient {
         I::Item: Borrow<u32>,
     {
         let all: Vec<u32> = heights.into_iter().map(|h| *h.borrow()).collect();
-        chunked(all, |c| self.0.batch_block_header_raw(c.iter()))
+        chunked(all, |c| self.client.batch_block_header_raw(c.iter()))
     }
 
     fn batch_estimate_fee<I>(&self, numbers: I) -> Result<Vec<f64>, Error>
@@ -165,22 +219,22 @@ impl ElectrumApi for ChunkedClient {
         I::Item: Borrow<usize>,
     {
         let all: Vec<usize> = numbers.into_iter().map(|n| *n.borrow()).collect();
-        chunked(all, |c| self.0.batch_estimate_fee(c.iter()))
+        chunked(all, |c| self.client.batch_estimate_fee(c.iter()))
     }
 
     fn transaction_broadcast_raw(&self, raw_tx: &[u8]) -> Result<Txid, Error> {
-        self.0.transaction_broadcast_raw(raw_tx)
+        self.client.transaction_broadcast_raw(raw_tx)
     }
 
     fn transaction_broadcast_package_raw<T: AsRef<[u8]>>(
         &self,
         raw_txs: &[T],
     ) -> Result<BroadcastPackageRes, Error> {
-        self.0.transaction_broadcast_package_raw(raw_txs)
+        self.client.transaction_broadcast_package_raw(raw_txs)
     }
 
     fn transaction_get_merkle(&self, txid: &Txid, height: usize) -> Result<GetMerkleRes, Error> {
-        self.0.transaction_get_merkle(txid, height)
+        self.client.transaction_get_merkle(txid, height)
     }
 
     fn batch_transaction_get_merkle<I>(
@@ -199,7 +253,7 @@ impl ElectrumApi for ChunkedClient {
         unique.sort_unstable();
         unique.dedup();
         let proofs = chunked(unique.clone(), |c| {
-            self.0.batch_transaction_get_merkle(c.iter())
+            self.client.batch_transaction_get_merkle(c.iter())
         })?;
         asked
             .iter()
@@ -215,7 +269,7 @@ impl ElectrumApi for ChunkedClient {
     }
 
     fn txid_from_pos(&self, height: usize, tx_pos: usize) -> Result<Txid, Error> {
-        self.0.txid_from_pos(height, tx_pos)
+        self.client.txid_from_pos(height, tx_pos)
     }
 
     fn txid_from_pos_with_merkle(
@@ -223,27 +277,27 @@ impl ElectrumApi for ChunkedClient {
         height: usize,
         tx_pos: usize,
     ) -> Result<TxidFromPosRes, Error> {
-        self.0.txid_from_pos_with_merkle(height, tx_pos)
+        self.client.txid_from_pos_with_merkle(height, tx_pos)
     }
 
     fn server_features(&self) -> Result<ServerFeaturesRes, Error> {
-        self.0.server_features()
+        self.client.server_features()
     }
 
     fn protocol_version(&self) -> Result<String, Error> {
-        self.0.protocol_version()
+        self.client.protocol_version()
     }
 
     fn mempool_get_info(&self) -> Result<MempoolInfoRes, Error> {
-        self.0.mempool_get_info()
+        self.client.mempool_get_info()
     }
 
     fn ping(&self) -> Result<(), Error> {
-        self.0.ping()
+        self.client.ping()
     }
 
     fn calls_made(&self) -> Result<usize, Error> {
-        self.0.calls_made()
+        self.client.calls_made()
     }
 }
 

@@ -9,6 +9,7 @@ pub mod backend;
 pub mod consensus;
 pub mod electrum;
 mod electrum_batch;
+mod electrum_watch;
 pub mod esplora;
 pub mod node;
 pub mod send;

@@ -350,6 +350,24 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     Ok(())
 }
 
+fn insert_send(conn: &Connection, s: &SendRow) -> Result<(), StoreError> {
+    conn.execute(
+        "INSERT INTO evm_sends (hash, network, account_id, review, status, block, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+         ON CONFLICT(hash) DO UPDATE SET status = excluded.status, block = excluded.block",
+        params![
+            s.hash,
+            s.network,
+            s.account_id,
+            s.review,
+            s.status,
+            s.block,
+            s.created_at
+        ],
+    )?;
+    Ok(())
+}
+
 fn healthy(conn: &Connection) -> bool {
     conn.query_row("PRAGMA quick_check", [], |r| r.get::<_, String>(0))
         .map(|s| s == "ok")
@@ -695,20 +713,16 @@ impl Store {
 
     /// Records a send (or updates its status).
     pub fn record_send(&self, s: &SendRow) -> Result<(), StoreError> {
-        self.conn.execute(
-            "INSERT INTO evm_sends (hash, network, account_id, review, status, block, created_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
-             ON CONFLICT(hash) DO UPDATE SET status = excluded.status, block = excluded.block",
-            params![
-                s.hash,
-                s.network,
-                s.account_id,
-                s.review,
-                s.status,
-                s.block,
-                s.created_at
-            ],
-        )?;
+        insert_send(&self.conn, s)
+    }
+
+    /// Records many sends in one transaction (one disk sync, not one per row).
+    pub fn record_sends(&mut self, rows: &[SendRow]) -> Result<(), StoreError> {
+        let tx = self.conn.transaction()?;
+        for s in rows {
+            insert_send(&tx, s)?;
+        }
+        tx.commit()?;
         Ok(())
     }
 

@@ -90,6 +90,10 @@ export const commands = {
 	btcImportPsbt: (review: number, psbt: string) => typedError<BtcSent, AppError>(__TAURI_INVOKE("btc_import_psbt", { review, psbt })),
 	/**  Saves a PSBT, CSV export or the labels into the downloads folder; says where. */
 	saveFile: (req: SaveRequest) => typedError<SavedFile, AppError>(__TAURI_INVOKE("save_file", { req })),
+	/**  When a Bitcoin review warns about the fee. */
+	btcFeeWarning: () => typedError<FeeWarningSettings, AppError>(__TAURI_INVOKE("btc_fee_warning")),
+	/**  Sets when a Bitcoin review warns about the fee (checked; the saved values come back). */
+	btcSetFeeWarning: (settings: FeeWarningSettings) => typedError<FeeWarningSettings, AppError>(__TAURI_INVOKE("btc_set_fee_warning", { settings })),
 	/**  Makes a demo device reject its next confirmation. */
 	demoRejectNext: (device: string) => typedError<null, AppError>(__TAURI_INVOKE("demo_reject_next", { device })),
 	/**  An account's transactions, newest first. */
@@ -607,6 +611,14 @@ export type EvmNetworkView = {
 	explorer: string,
 	/**  RPC URL. */
 	rpcUrl: string,
+};
+
+/**  When a Bitcoin review warns about the fee (Settings). */
+export type FeeWarningSettings = {
+	/**  Warn when the fee is above this share of the amount sent, in percent ("5", "2.5"). */
+	sharePercent: string,
+	/**  Warn too whenever the fee is above this many sats; empty for no such limit. */
+	maxFeeSats: string,
 };
 
 /**  One journal entry as the Activity view shows it. */

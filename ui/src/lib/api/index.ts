@@ -38,8 +38,9 @@ export type {
   SaveRequest,
   SavedFile,
   KnownDeviceView,
+  FeeWarningSettings,
 } from "./bindings";
-import type { NodeSettings, RecipientInput, SaveRequest } from "./bindings";
+import type { FeeWarningSettings, NodeSettings, RecipientInput, SaveRequest } from "./bindings";
 
 import { toApiError } from "./errors";
 
@@ -105,6 +106,8 @@ export const api = {
     call(commands.btcBump(account, txid, fee, cpfp)),
   btcConfirmSend: (review: number) => call(commands.btcConfirmSend(review)),
   knownDevices: () => call(commands.knownDevices()),
+  btcFeeWarning: () => call(commands.btcFeeWarning()),
+  btcSetFeeWarning: (w: FeeWarningSettings) => call(commands.btcSetFeeWarning(w)),
   saveFile: (req: SaveRequest) => call(commands.saveFile(req)),
   btcExportPsbt: (review: number) => call(commands.btcExportPsbt(review)),
   btcImportPsbt: (review: number, psbt: string) => call(commands.btcImportPsbt(review, psbt)),

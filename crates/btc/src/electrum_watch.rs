@@ -1,0 +1,165 @@
+//! Electrum connections kept open between syncs, one per server and account, subscribed to
+//! every script the account has handed out or will look at next. The server then says which
+//! scripts changed, so a re-sync with nothing new costs one round trip instead of asking the
+//! history of every address again (seconds for an account with thousands of them).
+//!
+//! A watch is only a shortcut: any doubt (an error on the connection, a changed script, a
+//! watch older than [`MAX_AGE`]) and the caller does the full scan and starts a new one.
+
+use std::{
+    collections::HashMap,
+    sync::{
+        atomic::{AtomicU64, Ordering},
+        Arc, Mutex, OnceLock,
+    },
+    time::{Duration, Instant},
+};
+
+use bdk_electrum::{
+    electrum_client::{ElectrumApi, Error},
+    BdkElectrumClient,
+};
+use bitcoin::ScriptBuf;
+
+use crate::electrum_batch::ChunkedClient;
+
+/// After this long a re-sync scans in full anyway, so whatever a watch could miss (a payment
+/// between the scan and the subscription) is found within it.
+pub(crate) const MAX_AGE: Duration = Duration::from_secs(600);
+
+/// What the server reported since the last look.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Seen {
+    /// No script and no block: the wallet is current.
+    Nothing,
+    /// New blocks only (confirmations move; no payment of ours).
+    NewBlocks,
+    /// A script changed, or the watch cannot be trusted: scan in full.
+    Changes,
+}
+
+/// An open, subscribed connection.
+pub(crate) struct Watch {
+    pub(crate) client: BdkElectrumClient<ChunkedClient>,
+    scripts: Vec<ScriptBuf>,
+    since: Instant,
+}
+
+static QUICK: AtomicU64 = AtomicU64::new(0);
+static STARTING: AtomicU64 = AtomicU64::new(0);
+
+/// How many watches are still subscribing (for tests: wait until none).
+pub fn watches_starting() -> u64 {
+    STARTING.load(Ordering::SeqCst)
+}
+
+/// Subscribes on a thread of its own and keeps the watch under `key` when done.
+pub(crate) fn start_in_background(
+    key: String,
+    client: BdkElectrumClient<ChunkedClient>,
+    scripts: Vec<ScriptBuf>,
+) {
+    STARTING.fetch_add(1, Ordering::SeqCst);
+    let spawned = std::thread::Builder::new()
+        .name("coldlink-electrum-watch".into())
+        .spawn(move || {
+            if let Ok(watch) = Watch::start(client, scripts) {
+                keep(key, watch);
+            }
+            STARTING.fetch_sub(1, Ordering::SeqCst);
+        });
+    if spawned.is_err() {
+        STARTING.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// How many syncs were answered by a watch (for tests and diagnostics).
+pub fn quick_syncs() -> u64 {
+    QUICK.load(Ordering::Relaxed)
+}
+
+pub(crate) fn count_quick() {
+    QUICK.fetch_add(1, Ordering::Relaxed);
+}
+
+fn watches() -> &'static Mutex<HashMap<String, Arc<Watch>>> {
+    static W: OnceLock<Mutex<HashMap<String, Arc<Watch>>>> = OnceLock::new();
+    W.get_or_init(Default::default)
+}
+
+/// The watch kept under `key`, if any.
+pub(crate) fn get(key: &str) -> Option<Arc<Watch>> {
+    watches()
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .get(key)
+        .cloned()
+}
+
+/// Closes every kept connection (the next sync of each account scans in full, as after a
+/// restart).
+pub fn close_all() {
+    watches().lock().unwrap_or_else(|p| p.into_inner()).clear();
+}
+
+/// Drops the watch under `key` (its connection closes).
+pub(crate) fn forget(key: &str) {
+    watches()
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .remove(key);
+}
+
+/// Keeps `watch` under `key`, replacing any older one.
+pub(crate) fn keep(key: String, watch: Watch) {
+    watches()
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .insert(key, Arc::new(watch));
+}
+
+impl Watch {
+    /// Subscribes to new blocks and to `scripts` on `client` (the connection the full scan
+    /// just used, with its caches).
+    pub(crate) fn start(
+        client: BdkElectrumClient<ChunkedClient>,
+        scripts: Vec<ScriptBuf>,
+    ) -> Result<Self, Error> {
+        client.inner.block_headers_subscribe_raw()?;
+        client
+            .inner
+            .batch_script_subscribe(scripts.iter().map(|s| s.as_script()))?;
+        Ok(Self {
+            client,
+            scripts,
+            since: Instant::now(),
+        })
+    }
+
+    /// One round trip (a ping, during which queued notifications are read), then the
+    /// notifications themselves, which are local.
+    pub(crate) fn look(&self) -> Seen {
+        if self.since.elapsed() > MAX_AGE || self.client.inner.ping().is_err() {
+            return Seen::Changes;
+        }
+        for s in &self.scripts {
+            match self.client.inner.script_pop(s) {
+                Ok(None) => {}
+                _ => return Seen::Changes,
+            }
+        }
+        let mut blocks = false;
+        loop {
+            match self.client.inner.block_headers_pop_raw() {
+                Ok(Some(_)) => blocks = true,
+                Ok(None) => break,
+                Err(_) => return Seen::Changes,
+            }
+        }
+        if blocks {
+            Seen::NewBlocks
+        } else {
+            Seen::Nothing
+        }
+    }
+}
