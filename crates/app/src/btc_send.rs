@@ -289,7 +289,7 @@ impl Coldlink {
             Watched::Account(a) => Ok((row, network, *a)),
             Watched::Address(_) => Err(AppError::new(
                 ErrorKind::Unsupported,
-                "a single watched address is shown, not synced: watch its account's xpub or descriptor instead",
+                "a single watched address has a balance only: watch its account's xpub or descriptor for history, receiving and sending",
             )),
         }
     }
@@ -370,6 +370,15 @@ impl Coldlink {
             self.with_store(|s| s.accounts().map_err(|e| AppError::internal(e.to_string())))?;
         let mut views = Vec::new();
         let mut cache = Vec::new();
+        // Last known balances, kept for accounts that cannot be read now.
+        let before: std::collections::HashMap<i64, BalanceRow> = self
+            .with_store(|s| {
+                s.balances(&network_key(network))
+                    .map_err(|e| AppError::internal(e.to_string()))
+            })?
+            .into_iter()
+            .map(|b| (b.account_id, b))
+            .collect();
         for r in rows
             .iter()
             .filter(|r| r.chain == "bitcoin" && r.network.as_deref() == Some(&network.to_string()))
@@ -377,6 +386,59 @@ impl Coldlink {
             let Ok(id) = u32::try_from(r.id) else {
                 continue;
             };
+            if let Ok(Watched::Address(a)) = parse_watch(&r.address, network, None) {
+                // One address, no descriptor: its balance comes from the backend directly.
+                let got = node
+                    .check_network(network)
+                    .and_then(|st| Ok((node.address_balance(&a)?, st.blocks)));
+                match got {
+                    Ok((b, blocks)) => {
+                        let total = b
+                            .confirmed
+                            .to_signed()
+                            .ok()
+                            .and_then(|c| c.checked_add(b.pending))
+                            .and_then(|t| t.to_unsigned().ok())
+                            .unwrap_or(Amount::ZERO);
+                        cache.push(BalanceRow {
+                            account_id: r.id,
+                            network: network_key(network),
+                            asset: "BTC".into(),
+                            symbol: "BTC".into(),
+                            decimals: 8,
+                            units: total.to_sat().to_string(),
+                            updated_at: unix_now(),
+                        });
+                        views.push(BtcBalanceView {
+                            account_id: id,
+                            confirmed: btc_text(b.confirmed),
+                            pending: match b.pending.to_unsigned() {
+                                Ok(p) => btc_text(p),
+                                Err(_) => format!("-{}", btc_text(b.pending.unsigned_abs())),
+                            },
+                            tip: u32::try_from(blocks).unwrap_or(u32::MAX),
+                            error: None,
+                        });
+                    }
+                    Err(e) => {
+                        if let Some(old) = before.get(&r.id) {
+                            cache.push(old.clone());
+                        }
+                        views.push(BtcBalanceView {
+                            account_id: id,
+                            confirmed: before
+                                .get(&r.id)
+                                .and_then(|b| b.units.parse().ok())
+                                .map(|u| btc_text(Amount::from_sat(u)))
+                                .unwrap_or_else(|| "0".into()),
+                            pending: "0".into(),
+                            tip: 0,
+                            error: Some(AppError::from(e).message),
+                        });
+                    }
+                }
+                continue;
+            }
             let Ok((_, _, mut w)) = self.open_wallet(id) else {
                 continue;
             };

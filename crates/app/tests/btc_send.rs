@@ -471,6 +471,31 @@ fn fund_sync_send_with_every_signer_and_refuse_what_is_wrong() {
         .expect("synced");
     assert_eq!(b.confirmed, "0.03");
 
+    // A single watched address: no descriptor to sync, its balance read from the node's UTXO
+    // set, valued in the portfolio like the rest.
+    let lone = app
+        .btc_address(&demo.id, ScriptKind::Taproot, regtest, 7, false, 0, false)
+        .expect("an address nobody here watches");
+    node.cli(&["sendtoaddress", &lone, "0.021"]).expect("pay");
+    mine("1");
+    let watched = app
+        .btc_add_account(
+            "watch",
+            ScriptKind::Taproot,
+            regtest,
+            0,
+            Some(&lone),
+            "Donations",
+        )
+        .expect("watch one address");
+    let synced = app.btc_sync(regtest).expect("sync");
+    let b = synced
+        .iter()
+        .find(|b| b.account_id == watched.id)
+        .expect("the address is synced too");
+    assert_eq!((b.confirmed.as_str(), b.pending.as_str()), ("0.021", "0"));
+    assert!(b.error.is_none(), "{b:?}");
+
     // The node goes away: a clear error per account, the last balances kept.
     node.cli(&["stop"]).expect("stop");
     std::thread::sleep(std::time::Duration::from_millis(1500));
@@ -484,6 +509,11 @@ fn fund_sync_send_with_every_signer_and_refuse_what_is_wrong() {
         50_000_000 - 10_000_000 - fees[1],
         "last known state"
     );
+    let b = synced
+        .iter()
+        .find(|b| b.account_id == watched.id)
+        .expect("listed");
+    assert_eq!(b.confirmed, "0.021", "the address's last known balance");
     app.stop_demo();
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use bitcoin::{Amount, Network, Transaction, Txid};
+use bitcoin::{Address, Amount, Network, SignedAmount, Transaction, Txid};
 
 use crate::{
     electrum::Electrum,
@@ -11,6 +11,17 @@ use crate::{
     node::{FeeEstimates, Node, NodeError, NodeStatus},
     sync::{AccountWallet, SyncError},
 };
+
+/// What one watched address holds (an account that is a single address has no descriptor
+/// for BDK to sync; its balance is asked of the backend directly).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AddressBalance {
+    /// In blocks.
+    pub confirmed: Amount,
+    /// The mempool's effect: received minus spent, unconfirmed (negative while a spend of its
+    /// coins waits). Always zero from a node, whose UTXO scan sees blocks only.
+    pub pending: SignedAmount,
+}
 
 /// Where chain data comes from.
 #[derive(Clone, Debug)]
@@ -39,6 +50,15 @@ impl Backend {
             Backend::Node(n) => n.fee_estimates(),
             Backend::Electrum(e) => e.fee_estimates(),
             Backend::Esplora(e) => e.fee_estimates(),
+        }
+    }
+
+    /// The balance of one address (a watch-only account that is a single address).
+    pub fn address_balance(&self, address: &Address) -> Result<AddressBalance, NodeError> {
+        match self {
+            Backend::Node(n) => n.address_balance(address),
+            Backend::Electrum(e) => e.address_balance(address),
+            Backend::Esplora(e) => e.address_balance(address),
         }
     }
 

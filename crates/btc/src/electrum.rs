@@ -61,6 +61,21 @@ impl Electrum {
         electrum_client::Client::from_config(url, config).map_err(|e| self.unreachable(e))
     }
 
+    /// What `address` holds: confirmed, and the mempool's effect.
+    pub fn address_balance(
+        &self,
+        address: &bitcoin::Address,
+    ) -> Result<crate::backend::AddressBalance, NodeError> {
+        let b = self
+            .client()?
+            .script_get_balance(&address.script_pubkey())
+            .map_err(|e| self.unreachable(e))?;
+        Ok(crate::backend::AddressBalance {
+            confirmed: Amount::from_sat(b.confirmed),
+            pending: bitcoin::SignedAmount::from_sat(b.unconfirmed),
+        })
+    }
+
     /// The connection test: which chain the server follows and its height.
     pub fn status(&self) -> Result<NodeStatus, NodeError> {
         let c = self.client()?;

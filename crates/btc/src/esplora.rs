@@ -6,7 +6,7 @@
 use std::{sync::Arc, time::Duration};
 
 use bdk_esplora::{esplora_client, EsploraExt};
-use bitcoin::{Network, Transaction, Txid};
+use bitcoin::{Amount, Network, Transaction, Txid};
 
 use crate::{
     node::{FeeEstimates, NodeError, NodeStatus},
@@ -46,6 +46,31 @@ impl Esplora {
         Ok(esplora_client::Builder::new(url)
             .timeout(Duration::from_secs(10).as_secs())
             .build_blocking())
+    }
+
+    /// What `address` holds: confirmed, and the mempool's effect.
+    pub fn address_balance(
+        &self,
+        address: &bitcoin::Address,
+    ) -> Result<crate::backend::AddressBalance, NodeError> {
+        let s = self
+            .client()?
+            .get_scripthash_stats(&address.script_pubkey())
+            .map_err(|e| self.unreachable(e))?;
+        let net = |funded: u64, spent: u64| {
+            i64::try_from(funded).unwrap_or(i64::MAX) - i64::try_from(spent).unwrap_or(i64::MAX)
+        };
+        Ok(crate::backend::AddressBalance {
+            confirmed: Amount::from_sat(
+                s.chain_stats
+                    .funded_txo_sum
+                    .saturating_sub(s.chain_stats.spent_txo_sum),
+            ),
+            pending: bitcoin::SignedAmount::from_sat(net(
+                s.mempool_stats.funded_txo_sum,
+                s.mempool_stats.spent_txo_sum,
+            )),
+        })
     }
 
     /// The connection test: which chain the server follows and its height.

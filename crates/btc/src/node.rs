@@ -122,6 +122,23 @@ impl Node {
         })
     }
 
+    /// What `address` holds in the node's UTXO set (`scantxoutset`: blocks only, no mempool;
+    /// seconds on mainnet, as the whole set is read).
+    pub fn address_balance(
+        &self,
+        address: &bitcoin::Address,
+    ) -> Result<crate::backend::AddressBalance, NodeError> {
+        use bdk_bitcoind_rpc::bitcoincore_rpc::json::ScanTxOutRequest;
+        let r = self
+            .client()?
+            .scan_tx_out_set_blocking(&[ScanTxOutRequest::Single(format!("addr({address})"))])
+            .map_err(|e| self.unreachable(e))?;
+        Ok(crate::backend::AddressBalance {
+            confirmed: r.total_amount,
+            pending: bitcoin::SignedAmount::ZERO,
+        })
+    }
+
     /// The connection test: chain, height, and whether it is still syncing.
     pub fn status(&self) -> Result<NodeStatus, NodeError> {
         let v = self.call("getblockchaininfo", &[])?;

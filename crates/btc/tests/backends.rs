@@ -256,6 +256,26 @@ fn exercise(
     let tx = w.finish(&child, &signed).expect("checks");
     server.broadcast(&tx).expect("child accepted");
 
+    // A single watched address: its balance straight from the server, in blocks and pending.
+    // (Far past the account's gap, so its sync never counts it; no wallet of the node spends it.)
+    let watched = acc.address(false, 90).expect("address").to_string();
+    node.cli(&["sendtoaddress", &watched, "0.42"]).expect("pay");
+    node.cli(&["generatetoaddress", "1", miner]).expect("mine");
+    caught_up();
+    node.cli(&["sendtoaddress", &watched, "0.08"])
+        .expect("pay again");
+    let a = parse_address(&watched, Network::Regtest).expect("address");
+    let mut b = server.address_balance(&a).expect("balance");
+    for _ in 0..40 {
+        if b.pending != bitcoin::SignedAmount::ZERO {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(250));
+        b = server.address_balance(&a).expect("balance");
+    }
+    assert_eq!(b.confirmed, Amount::from_sat(42_000_000));
+    assert_eq!(b.pending, bitcoin::SignedAmount::from_sat(8_000_000));
+
     // Errors: another network's account, a bad address, nobody there; the state is kept.
     let mut main = AccountWallet::open(&dir.join("main.db"), &account(signer, Network::Bitcoin))
         .expect("open");

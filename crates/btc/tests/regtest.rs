@@ -120,6 +120,11 @@ fn a_synced_account_sees_pending_then_confirmed_coins() {
         0
     );
 
+    // A single watched address, from the node's UTXO set (blocks only).
+    let b = rpc(&node.url()).address_balance(&receive).expect("scan");
+    assert_eq!(b.confirmed, Amount::from_sat(150_000_000));
+    assert_eq!(b.pending, bitcoin::SignedAmount::ZERO);
+
     // Another account's descriptors on this file: refused, not mixed.
     let other = BtcAccount::from_xpub(
         ScriptKind::Taproot,

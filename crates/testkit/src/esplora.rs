@@ -318,6 +318,37 @@ fn handle(s: TcpStream, port: u16, confirmed: &mut Option<Index>) -> Result<(), 
             }
             Err(_) => respond(&s, "404 Not Found", "Transaction not found"),
         },
+        ["scripthash", sh] => {
+            // Funded and spent sums of this script, in blocks and in the mempool.
+            let mut stats = [[0u64; 5]; 2]; // [chain, mempool] × [funded n, funded Σ, spent n, spent Σ, txs]
+            for t in ix.by_script.get(*sh).cloned().unwrap_or_default() {
+                let tx = &ix.txs[&t];
+                let at = usize::from(tx["status"]["confirmed"] != true);
+                stats[at][4] += 1;
+                for o in tx["vout"].as_array().into_iter().flatten() {
+                    if script_hash(o["scriptpubkey"].as_str().unwrap_or("")) == *sh {
+                        stats[at][0] += 1;
+                        stats[at][1] += o["value"].as_u64().unwrap_or(0);
+                    }
+                }
+                for i in tx["vin"].as_array().into_iter().flatten() {
+                    let p = &i["prevout"];
+                    if !p.is_null() && script_hash(p["scriptpubkey"].as_str().unwrap_or("")) == *sh
+                    {
+                        stats[at][2] += 1;
+                        stats[at][3] += p["value"].as_u64().unwrap_or(0);
+                    }
+                }
+            }
+            let summary = |s: [u64; 5]| {
+                json!({"funded_txo_count": s[0], "funded_txo_sum": s[1], "spent_txo_count": s[2],
+                    "spent_txo_sum": s[3], "tx_count": s[4]})
+            };
+            ok(
+                json!({"chain_stats": summary(stats[0]), "mempool_stats": summary(stats[1])})
+                    .to_string(),
+            )
+        }
         ["scripthash", sh, "txs", rest @ ..] => {
             let all = ix.by_script.get(*sh).cloned().unwrap_or_default();
             let (mempool, chain): (Vec<&String>, Vec<&String>) = all
