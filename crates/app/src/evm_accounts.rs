@@ -107,8 +107,11 @@ pub struct EvmAccountView {
     pub symbol: String,
     /// Token balances.
     pub tokens: Vec<TokenAmountView>,
-    /// Why balances are missing (node unreachable …).
+    /// Why balances could not be read now (node unreachable …); the last ones read are
+    /// shown instead when there are any.
     pub balance_error: Option<String>,
+    /// When the balances shown were read (unix seconds): now, or the last time it worked.
+    pub synced_at: Option<u32>,
 }
 
 /// The review of a transfer, as the UI shows it.
@@ -471,9 +474,41 @@ impl Coldlink {
             }
             Err(e) => {
                 let msg = AppError::from(e).message;
+                // Honest about stale data: the last balances read, with when.
+                let cached = self
+                    .with_store(|s| s.balances(&net.key).map_err(store_error))
+                    .unwrap_or_default();
                 for v in &mut views {
                     v.balance_error = Some(msg.clone());
+                    let mine: Vec<_> = cached
+                        .iter()
+                        .filter(|b| b.account_id == i64::from(v.id))
+                        .collect();
+                    let amount = |b: &coldlink_store::BalanceRow| {
+                        alloy_primitives::U256::from_str(&b.units)
+                            .ok()
+                            .map(|u| format_units(u, b.decimals))
+                    };
+                    if let Some(native) = mine.iter().find(|b| b.asset == "native") {
+                        v.balance = amount(native);
+                        v.synced_at = u32::try_from(native.updated_at).ok();
+                    }
+                    v.tokens = mine
+                        .iter()
+                        .filter(|b| b.asset != "native")
+                        .map(|b| TokenAmountView {
+                            symbol: b.symbol.clone(),
+                            contract: b.asset.clone(),
+                            amount: amount(b),
+                        })
+                        .collect();
                 }
+            }
+        }
+        if views.iter().all(|v| v.balance_error.is_none()) {
+            let now = u32::try_from(crate::prices::now()).ok();
+            for v in &mut views {
+                v.synced_at = now;
             }
         }
         Ok(views)
@@ -793,5 +828,6 @@ fn view(r: &coldlink_store::AccountRow, symbol: &str) -> EvmAccountView {
         symbol: symbol.into(),
         tokens: vec![],
         balance_error: None,
+        synced_at: None,
     }
 }

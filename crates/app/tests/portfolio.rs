@@ -160,6 +160,19 @@ fn totals_are_exact_and_the_cache_shows_first() {
         app.portfolio_refresh("local").is_err(),
         "refresh fails clearly offline"
     );
+    // The Accounts page offline: the reason, and the last balances read with their time.
+    let accounts = app.evm_accounts("local").expect("offline");
+    let savings = accounts
+        .iter()
+        .find(|a| a.label == "Savings")
+        .expect("listed");
+    assert!(savings.balance_error.is_some());
+    assert!(savings.balance.is_some(), "{savings:?}");
+    assert_eq!(
+        savings.synced_at.map(|t| t.to_string()),
+        again.balances_at,
+        "read when the portfolio last was"
+    );
 
     // The database is damaged between runs: the next start says so, keeps the damaged file,
     // and brings the accounts back from the copy kept beside it.

@@ -110,12 +110,18 @@ pub(crate) fn forget(key: &str) {
         .remove(key);
 }
 
-/// Keeps `watch` under `key`, replacing any older one.
+/// The account part of a key (`server|account|gap`).
+fn account_of(key: &str) -> &str {
+    key.split('|').nth(1).unwrap_or(key)
+}
+
+/// Keeps `watch` under `key`, replacing any older one for the same account (another server
+/// or gap chosen since: its connection closes).
 pub(crate) fn keep(key: String, watch: Watch) {
-    watches()
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .insert(key, Arc::new(watch));
+    let mut w = watches().lock().unwrap_or_else(|p| p.into_inner());
+    let account = account_of(&key).to_owned();
+    w.retain(|k, _| account_of(k) != account);
+    w.insert(key, Arc::new(watch));
 }
 
 impl Watch {
@@ -161,5 +167,16 @@ impl Watch {
         } else {
             Seen::Nothing
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn keys_name_the_account_between_server_and_gap() {
+        assert_eq!(
+            super::account_of("tcp://127.0.0.1:50001|wpkh([73c5da0a/84'/1'/0']tpub…/0/*)#abc|20"),
+            "wpkh([73c5da0a/84'/1'/0']tpub…/0/*)#abc"
+        );
     }
 }

@@ -593,8 +593,13 @@ export type EvmAccountView = {
 	symbol: string,
 	/**  Token balances. */
 	tokens: TokenAmountView[],
-	/**  Why balances are missing (node unreachable …). */
+	/**
+	 *  Why balances could not be read now (node unreachable …); the last ones read are
+	 *  shown instead when there are any.
+	 */
 	balanceError: string | null,
+	/**  When the balances shown were read (unix seconds): now, or the last time it worked. */
+	syncedAt: number | null,
 };
 
 /**  A network as the UI lists it. */
