@@ -30,6 +30,7 @@ fn main() {
         "evm_confirm_send",
         "evm_send_status",
         "evm_sends",
+        "evm_transfers",
         "btc_accounts",
         "btc_add_account",
         "btc_node",

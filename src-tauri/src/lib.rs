@@ -8,7 +8,7 @@ use std::{sync::Mutex, time::Duration};
 use coldlink_app::{
     parse_chain, parse_kind, BtcAccountView, BtcBalanceView, BtcCoinView, BtcReview, BtcSent,
     BtcTxView, FeeWarningSettings, KnownDeviceView, NodeSettings, NodeStatusView, ReceiveView,
-    RecipientInput, SaveRequest, SavedFile, SyncProgress,
+    RecipientInput, SaveRequest, SavedFile, SyncProgress, TransferView,
 };
 use coldlink_app::{
     AppError, AppInfo, Catalogue, Coldlink, CreatedWallet, DemoDevice, DemoModeView, DemoScreen,
@@ -230,6 +230,17 @@ async fn evm_send_status(
 async fn evm_sends(network: String, app: State<'_, Coldlink>) -> Result<Vec<SendView>, AppError> {
     let app = app.inner().clone();
     blocking(move || app.evm_sends(&network)).await
+}
+
+/// Token transfers to and from the accounts (read from the node's logs at each refresh).
+#[tauri::command]
+#[specta::specta]
+async fn evm_transfers(
+    network: String,
+    app: State<'_, Coldlink>,
+) -> Result<Vec<TransferView>, AppError> {
+    let app = app.inner().clone();
+    blocking(move || app.evm_transfers(&network)).await
 }
 
 /// The portfolio on a network, from the cache (instant).
@@ -840,6 +851,7 @@ pub fn specta_builder<R: tauri::Runtime>() -> tauri_specta::Builder<R> {
             evm_confirm_send,
             evm_send_status,
             evm_sends,
+            evm_transfers,
             btc_accounts,
             btc_add_account,
             btc_node,

@@ -164,7 +164,7 @@ pub struct SendView {
     pub link: Option<String>,
 }
 
-fn store_error(e: coldlink_store::StoreError) -> AppError {
+pub(crate) fn store_error(e: coldlink_store::StoreError) -> AppError {
     AppError::internal(crate::error::capitalise(&e.to_string()))
 }
 
@@ -303,7 +303,7 @@ impl Coldlink {
         Ok(network_view(n))
     }
 
-    fn network_by_key(&self, key: &str) -> Result<EvmNetwork, AppError> {
+    pub(crate) fn network_by_key(&self, key: &str) -> Result<EvmNetwork, AppError> {
         self.evm_network_list()
             .into_iter()
             .find(|n| n.key == key)
@@ -421,7 +421,7 @@ impl Coldlink {
     }
 
     /// The network's built-in tokens, then those the user added.
-    fn tokens_of(&self, net: &EvmNetwork) -> Result<Vec<Token>, AppError> {
+    pub(crate) fn tokens_of(&self, net: &EvmNetwork) -> Result<Vec<Token>, AppError> {
         let rows = self.with_store(|s| s.tokens(&net.key).map_err(store_error))?;
         let mut list = coldlink_evm::builtin_tokens(net.chain_id);
         for (a, symbol, decimals) in rows {
@@ -804,7 +804,7 @@ pub(crate) fn fee_choice(fee: &str) -> Result<FeeChoice, AppError> {
     })
 }
 
-fn link(net: &EvmNetwork, hash: &str) -> Option<String> {
+pub(crate) fn link(net: &EvmNetwork, hash: &str) -> Option<String> {
     (!net.explorer.is_empty()).then(|| format!("{}/tx/{hash}", net.explorer))
 }
 

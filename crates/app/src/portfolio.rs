@@ -205,7 +205,10 @@ impl Coldlink {
         self.with_store(|s| {
             s.put_balances(network, &rows)
                 .map_err(|e| AppError::internal(e.to_string()))
-        })
+        })?;
+        // What the accounts received (and sent) since the last refresh, from the logs (after
+        // the balances, which are kept whatever happens here).
+        self.evm_scan_transfers(network)
     }
 
     /// The portfolio on `network` from the cache (no network call for balances; prices are

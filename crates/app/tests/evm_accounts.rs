@@ -71,6 +71,22 @@ fn accounts_tokens_review_send_and_history() {
     assert_eq!(history.len(), 1);
     assert_eq!(history[0].hash, sent.hash);
     assert_eq!(history[0].status, "confirmed");
+    // What the watched account received shows too (read from the node's logs on refresh):
+    // the same transfer, received by one and sent by the other, each once however often read.
+    app.portfolio_refresh("local").expect("refresh");
+    app.portfolio_refresh("local").expect("again");
+    let transfers = app.evm_transfers("local").expect("transfers");
+    let got: Vec<_> = transfers.iter().filter(|t| t.hash == sent.hash).collect();
+    assert_eq!(got.len(), 2, "{transfers:?}");
+    let received = got.iter().find(|t| t.incoming).expect("received");
+    assert_eq!(received.account_id, watched.id);
+    assert_eq!(received.amount, "12.5 CLD");
+    assert_eq!(received.counterparty, LEDGER);
+    let out = got.iter().find(|t| !t.incoming).expect("sent");
+    assert_eq!(
+        (out.account_id, out.counterparty.as_str()),
+        (ledger.id, TREZOR)
+    );
 
     // A custom fee, in gwei; nonsense is refused before the device is asked. The review shows
     // the amount and the maximum fee in the user's currency, exactly: 0.001 ETH at 2500.5 CHF.
@@ -146,11 +162,15 @@ fn accounts_tokens_review_send_and_history() {
         ..Default::default()
     });
     assert_eq!(app.evm_accounts("local").expect("again").len(), 2);
-    // Offline: still listed, with the reason instead of balances.
+    // Offline: still listed, with the reason and the last balances read.
     drop(node);
     let offline = app.evm_accounts("local").expect("offline");
     assert_eq!(offline.len(), 2);
-    assert!(offline[0].balance.is_none());
+    assert!(
+        offline[0].balance.is_some() && offline[0].synced_at.is_some(),
+        "the last balances read, with when: {:?}",
+        offline[0]
+    );
     assert!(offline[0]
         .balance_error
         .as_deref()

@@ -361,6 +361,15 @@ enum Evm {
         #[arg(long, default_value = "ethereum")]
         network: String,
     },
+    /// Token transfers to and from the accounts (from the node's logs), newest first.
+    Transfers {
+        /// Network key.
+        #[arg(long, default_value = "ethereum")]
+        network: String,
+        /// Read new blocks first (as a portfolio refresh does).
+        #[arg(long)]
+        refresh: bool,
+    },
     /// Native and token balances of accounts (one round trip to the node).
     Balance {
         #[command(flatten)]
@@ -647,6 +656,27 @@ fn run(cli: &Cli) -> Result<(), AppError> {
                     println!(
                         "{}\t{}\t{}\t{}\t{}",
                         n.key, n.chain_id, n.symbol, n.name, n.rpc_url
+                    );
+                }
+            }
+        }
+        Command::Evm(Evm::Transfers { network, refresh }) => {
+            if *refresh {
+                app.portfolio_refresh(network)?;
+            }
+            let list = app.evm_transfers(network)?;
+            if cli.json {
+                println!("{}", json!(list));
+            } else {
+                for t in list {
+                    println!(
+                        "{}\taccount {}\t{} {}\t{}\t{}",
+                        t.block,
+                        t.account_id,
+                        if t.incoming { "received" } else { "sent" },
+                        t.amount,
+                        t.counterparty,
+                        t.hash
                     );
                 }
             }

@@ -101,7 +101,42 @@ const MIGRATIONS: &[&str] = &[
          first_seen INTEGER NOT NULL,
          last_seen INTEGER NOT NULL
      );",
+    // 8: token transfers to and from EVM accounts, from the node's event logs (what the
+    // accounts received, not only what the app sent).
+    "CREATE TABLE evm_transfers (
+         network TEXT NOT NULL,
+         tx_hash TEXT NOT NULL,
+         log_index INTEGER NOT NULL,
+         token TEXT NOT NULL,
+         from_addr TEXT NOT NULL,
+         to_addr TEXT NOT NULL,
+         units TEXT NOT NULL,
+         block INTEGER NOT NULL,
+         PRIMARY KEY (network, tx_hash, log_index)
+     );",
 ];
+
+/// A token transfer from or to one of the accounts (EVM event log).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TransferRow {
+    /// Network key.
+    pub network: String,
+    /// Transaction hash.
+    pub tx_hash: String,
+    /// Position of the event in its block.
+    pub log_index: i64,
+    /// Token contract.
+    pub token: String,
+    /// Sender.
+    pub from_addr: String,
+    /// Recipient.
+    pub to_addr: String,
+    /// Base units, decimal text (exact).
+    pub units: String,
+    /// Block number.
+    pub block: i64,
+}
 
 /// A hardware wallet seen at least once with its fingerprint readable.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -716,6 +751,53 @@ impl Store {
         insert_send(&self.conn, s)
     }
 
+    /// Keeps token transfers (each once, however often it is read).
+    pub fn put_transfers(&mut self, rows: &[TransferRow]) -> Result<(), StoreError> {
+        let tx = self.conn.transaction()?;
+        for r in rows {
+            tx.execute(
+                "INSERT OR IGNORE INTO evm_transfers
+                 (network, tx_hash, log_index, token, from_addr, to_addr, units, block)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                params![
+                    r.network,
+                    r.tx_hash,
+                    r.log_index,
+                    r.token,
+                    r.from_addr,
+                    r.to_addr,
+                    r.units,
+                    r.block
+                ],
+            )?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Token transfers on a network, newest first.
+    pub fn transfers(&self, network: &str) -> Result<Vec<TransferRow>, StoreError> {
+        let mut q = self.conn.prepare(
+            "SELECT network, tx_hash, log_index, token, from_addr, to_addr, units, block
+             FROM evm_transfers WHERE network = ?1 ORDER BY block DESC, log_index DESC",
+        )?;
+        let rows = q
+            .query_map(params![network], |r| {
+                Ok(TransferRow {
+                    network: r.get(0)?,
+                    tx_hash: r.get(1)?,
+                    log_index: r.get(2)?,
+                    token: r.get(3)?,
+                    from_addr: r.get(4)?,
+                    to_addr: r.get(5)?,
+                    units: r.get(6)?,
+                    block: r.get(7)?,
+                })
+            })?
+            .collect::<Result<_, _>>()?;
+        Ok(rows)
+    }
+
     /// Records many sends in one transaction (one disk sync, not one per row).
     pub fn record_sends(&mut self, rows: &[SendRow]) -> Result<(), StoreError> {
         let tx = self.conn.transaction()?;
@@ -1149,6 +1231,19 @@ mod tests {
                 last_seen: 10,
             };
             s.device_seen(&seen).expect("device");
+            let transfer = TransferRow {
+                network: "local".into(),
+                tx_hash: format!("0x{}", "ab".repeat(32)),
+                log_index: 3,
+                token: "0x6b175474e89094c44da98b954eedeac495271d0f".into(),
+                from_addr: "0x9858EfFD232B4033E47d90003D41EC34EcaEda94".into(),
+                to_addr: "0x73d0385F4d8E00C5e6504C6030F47BF6212736A8".into(),
+                units: "1000000".into(),
+                block: 16,
+            };
+            s.put_transfers(&[transfer.clone(), transfer.clone()])
+                .expect("transfers");
+            assert_eq!(s.transfers("local").expect("read"), vec![transfer]);
             s.device_seen(&DeviceRow {
                 last_seen: 20,
                 ..seen.clone()

@@ -64,6 +64,8 @@ export const commands = {
 	evmSendStatus: (network: string, hash: string) => typedError<string, AppError>(__TAURI_INVOKE("evm_send_status", { network, hash })),
 	/**  The sends made from the app. */
 	evmSends: (network: string) => typedError<SendView[], AppError>(__TAURI_INVOKE("evm_sends", { network })),
+	/**  Token transfers to and from the accounts (read from the node's logs at each refresh). */
+	evmTransfers: (network: string) => typedError<TransferView[], AppError>(__TAURI_INVOKE("evm_transfers", { network })),
 	/**  The Bitcoin accounts of a network (main, test, signet, regtest). */
 	btcAccounts: (network: string) => typedError<BtcAccountView[], AppError>(__TAURI_INVOKE("btc_accounts", { network })),
 	/**  Adds a Bitcoin account: signer is a device id, "soft" or "watch" (with `watch`). */
@@ -941,6 +943,24 @@ export type TokenAmountView = {
 	contract: string,
 	/**  Decimal amount; `None` when unreadable. */
 	amount: string | null,
+};
+
+/**  A token transfer as an account's list shows it. */
+export type TransferView = {
+	/**  The account it concerns. */
+	accountId: number,
+	/**  Received (true) or sent. */
+	incoming: boolean,
+	/**  "12.5 CLD". */
+	amount: string,
+	/**  The other side's address. */
+	counterparty: string,
+	/**  Transaction hash. */
+	hash: string,
+	/**  Block number (text). */
+	block: string,
+	/**  Explorer link, when the network has one. */
+	link: string | null,
 };
 
 /**  A USB vendor/product id pair. */

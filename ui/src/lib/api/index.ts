@@ -39,6 +39,7 @@ export type {
   SavedFile,
   KnownDeviceView,
   FeeWarningSettings,
+  TransferView,
 } from "./bindings";
 import type { FeeWarningSettings, NodeSettings, RecipientInput, SaveRequest } from "./bindings";
 
@@ -92,6 +93,7 @@ export const api = {
   evmConfirmSend: (review: number) => call(commands.evmConfirmSend(review)),
   evmSendStatus: (network: string, hash: string) => call(commands.evmSendStatus(network, hash)),
   evmSends: (network: string) => call(commands.evmSends(network)),
+  evmTransfers: (network: string) => call(commands.evmTransfers(network)),
   btcAccounts: (network: string) => call(commands.btcAccounts(network)),
   btcAddAccount: (signer: string, kind: string, network: string, index: number, watch: string | null, label: string) =>
     call(commands.btcAddAccount(signer, kind, network, index, watch, label)),
