@@ -162,6 +162,8 @@ pub struct SendView {
     pub recipient: String,
     /// Explorer link, if the network has one.
     pub link: Option<String>,
+    /// The sending account, if it is still kept.
+    pub account_id: Option<u32>,
 }
 
 pub(crate) fn store_error(e: coldlink_store::StoreError) -> AppError {
@@ -703,6 +705,7 @@ impl Coldlink {
             status,
             amount: p.prepared.review.amount.clone(),
             recipient: p.prepared.review.recipient.clone(),
+            account_id: u32::try_from(p.account_id).ok(),
         })
     }
 
@@ -750,6 +753,7 @@ impl Coldlink {
                 };
                 SendView {
                     link: link(&net, &r.hash),
+                    account_id: r.account_id.and_then(|id| u32::try_from(id).ok()),
                     amount: field("amount"),
                     recipient: field("recipient"),
                     hash: r.hash,

@@ -71,6 +71,11 @@ fn accounts_tokens_review_send_and_history() {
     assert_eq!(history.len(), 1);
     assert_eq!(history[0].hash, sent.hash);
     assert_eq!(history[0].status, "confirmed");
+    assert_eq!(
+        history[0].account_id,
+        Some(ledger.id),
+        "listed under its account"
+    );
     // What the watched account received shows too (read from the node's logs on refresh):
     // the same transfer, received by one and sent by the other, each once however often read.
     app.portfolio_refresh("local").expect("refresh");

@@ -885,6 +885,8 @@ export type SendView = {
 	recipient: string,
 	/**  Explorer link, if the network has one. */
 	link: string | null,
+	/**  The sending account, if it is still kept. */
+	accountId: number | null,
 };
 
 /**  What one signer (a hardware wallet, the software wallet, watch-only) holds. */
