@@ -13,17 +13,14 @@ use std::{
 
 use bitcoin::{Amount, Network, OutPoint, Psbt, Txid};
 use coldlink_btc::{
-    backend::Backend,
-    electrum::Electrum,
-    esplora::Esplora,
-    node::{Node, NodeAuth, NodeError},
+    node::NodeError,
     parse_watch,
     send::{parse_address, parse_amount, Draft, SendError, SendRequest, Unit},
     sync::{AccountWallet, SyncError},
     BtcAccount, Watched,
 };
 use coldlink_signer::BitcoinSigner;
-use coldlink_store::{AccountRow, BalanceRow};
+use coldlink_store::AccountRow;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
@@ -61,26 +58,6 @@ impl From<SyncError> for AppError {
     }
 }
 
-/// How far a running sync is, for the UI to show on long syncs.
-#[derive(Clone, Copy, Debug, Serialize, specta::Type)]
-#[serde(rename_all = "camelCase")]
-pub struct SyncProgress {
-    /// The account being synced.
-    pub account_id: u32,
-    /// Addresses checked so far (Electrum discovery).
-    pub addresses: u32,
-}
-
-/// The running sync's progress, if any.
-#[derive(Clone, Default)]
-pub(crate) struct ProgressSlot(Arc<Mutex<Option<SyncProgress>>>);
-
-impl std::fmt::Debug for ProgressSlot {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("ProgressSlot")
-    }
-}
-
 /// Reviewed Bitcoin sends waiting for "Send" (or for a signed PSBT to come back).
 #[derive(Clone, Default)]
 pub(crate) struct BtcDrafts(Arc<Mutex<(u32, HashMap<u32, Pending>)>>);
@@ -97,53 +74,6 @@ struct Pending {
     network: Network,
     draft: Draft,
     what: &'static str,
-}
-
-/// The node Coldlink syncs a network from.
-#[derive(Clone, Debug, Serialize, Deserialize, specta::Type)]
-#[serde(rename_all = "camelCase")]
-pub struct NodeSettings {
-    /// `http://127.0.0.1:8332`.
-    pub url: String,
-    /// Path of the node's `.cookie` file (preferred), or empty.
-    pub cookie_file: String,
-    /// `rpcuser` when no cookie file is used.
-    pub user: String,
-    /// `rpcpassword` when no cookie file is used. Never sent back to the UI.
-    #[serde(default)]
-    pub password: String,
-    /// "rpc" (a Bitcoin Core / Knots node; the default), "electrum" (then `url` is
-    /// tcp://host:port or ssl://host:port) or "esplora" (an Esplora HTTP API base URL).
-    #[serde(default)]
-    pub kind: String,
-}
-
-/// What the connection test found.
-#[derive(Clone, Debug, Serialize, specta::Type)]
-#[serde(rename_all = "camelCase")]
-pub struct NodeStatusView {
-    /// The node's chain name.
-    pub chain: String,
-    /// Best block.
-    pub blocks: u32,
-    /// Still downloading the chain.
-    pub syncing: bool,
-}
-
-/// An account after a sync.
-#[derive(Clone, Debug, Serialize, specta::Type)]
-#[serde(rename_all = "camelCase")]
-pub struct BtcBalanceView {
-    /// Account id.
-    pub account_id: u32,
-    /// Confirmed, in BTC.
-    pub confirmed: String,
-    /// Unconfirmed, in BTC (ours and incoming).
-    pub pending: String,
-    /// Best block seen.
-    pub tip: u32,
-    /// Why this account could not be synced now (its last known balance is shown).
-    pub error: Option<String>,
 }
 
 /// A receive address.
@@ -245,7 +175,7 @@ pub struct RecipientInput {
     pub unit: String,
 }
 
-fn network_key(n: Network) -> String {
+pub(crate) fn network_key(n: Network) -> String {
     format!("bitcoin:{n}")
 }
 
@@ -301,224 +231,6 @@ impl Coldlink {
         let (row, network, acc) = self.btc_row(id)?;
         let w = AccountWallet::open(&self.btc_wallet_path(&row)?, &acc)?;
         Ok((row, network, w))
-    }
-
-    /// The node configured for `network`, if any, without its password.
-    pub fn btc_node(&self, network: Network) -> Result<Option<NodeSettings>, AppError> {
-        Ok(self.node_settings(network)?.map(|mut s| {
-            s.password.clear();
-            s
-        }))
-    }
-
-    fn node_settings(&self, network: Network) -> Result<Option<NodeSettings>, AppError> {
-        let raw = self.with_store(|s| {
-            s.setting(&format!("btc.node.{network}"))
-                .map_err(|e| AppError::internal(e.to_string()))
-        })?;
-        Ok(raw.and_then(|r| serde_json::from_str::<NodeSettings>(&r).ok()))
-    }
-
-    fn node(&self, network: Network) -> Result<Backend, AppError> {
-        let s = self.node_settings(network)?.ok_or_else(|| {
-            AppError::new(
-                ErrorKind::Disconnected,
-                format!("no Bitcoin node is set for {network}: add one in Settings"),
-            )
-        })?;
-        Ok(to_backend(&s))
-    }
-
-    /// Tests `settings` against the node and keeps them for `network` when it answers on that
-    /// network.
-    pub fn btc_set_node(
-        &self,
-        network: Network,
-        settings: NodeSettings,
-    ) -> Result<NodeStatusView, AppError> {
-        let electrum = settings.kind == "electrum";
-        let url = settings.url.trim();
-        if electrum && !url.starts_with("tcp://") && !url.starts_with("ssl://") {
-            return Err(AppError::invalid(
-                "an Electrum server address starts with tcp:// or ssl:// (for example tcp://127.0.0.1:50001)",
-            ));
-        }
-        if !electrum && !url.starts_with("http://") && !url.starts_with("https://") {
-            return Err(AppError::invalid(
-                "the address must start with http:// (for example http://127.0.0.1:8332)",
-            ));
-        }
-        let status = to_backend(&settings).check_network(network)?;
-        let text =
-            serde_json::to_string(&settings).map_err(|e| AppError::internal(e.to_string()))?;
-        self.with_store(|s| {
-            s.set_setting(&format!("btc.node.{network}"), &text)
-                .map_err(|e| AppError::internal(e.to_string()))
-        })?;
-        Ok(NodeStatusView {
-            chain: status.chain,
-            blocks: u32::try_from(status.blocks).unwrap_or(u32::MAX),
-            syncing: status.initial_download,
-        })
-    }
-
-    /// Syncs every Bitcoin account on `network` from its node and caches their balances for
-    /// the portfolio. An account that fails keeps its last known balance and says why.
-    pub fn btc_sync(&self, network: Network) -> Result<Vec<BtcBalanceView>, AppError> {
-        let node = self.node(network)?;
-        let rows =
-            self.with_store(|s| s.accounts().map_err(|e| AppError::internal(e.to_string())))?;
-        let mut views = Vec::new();
-        let mut cache = Vec::new();
-        // Last known balances, kept for accounts that cannot be read now.
-        let before: std::collections::HashMap<i64, BalanceRow> = self
-            .with_store(|s| {
-                s.balances(&network_key(network))
-                    .map_err(|e| AppError::internal(e.to_string()))
-            })?
-            .into_iter()
-            .map(|b| (b.account_id, b))
-            .collect();
-        for r in rows
-            .iter()
-            .filter(|r| r.chain == "bitcoin" && r.network.as_deref() == Some(&network.to_string()))
-        {
-            let Ok(id) = u32::try_from(r.id) else {
-                continue;
-            };
-            if let Ok(Watched::Address(a)) = parse_watch(&r.address, network, None) {
-                // One address, no descriptor: its balance comes from the backend directly.
-                let got = node
-                    .check_network(network)
-                    .and_then(|st| Ok((node.address_balance(&a)?, st.blocks)));
-                match got {
-                    Ok((b, blocks)) => {
-                        let total = b
-                            .confirmed
-                            .to_signed()
-                            .ok()
-                            .and_then(|c| c.checked_add(b.pending))
-                            .and_then(|t| t.to_unsigned().ok())
-                            .unwrap_or(Amount::ZERO);
-                        cache.push(BalanceRow {
-                            account_id: r.id,
-                            network: network_key(network),
-                            asset: "BTC".into(),
-                            symbol: "BTC".into(),
-                            decimals: 8,
-                            units: total.to_sat().to_string(),
-                            updated_at: unix_now(),
-                        });
-                        views.push(BtcBalanceView {
-                            account_id: id,
-                            confirmed: btc_text(b.confirmed),
-                            pending: match b.pending.to_unsigned() {
-                                Ok(p) => btc_text(p),
-                                Err(_) => format!("-{}", btc_text(b.pending.unsigned_abs())),
-                            },
-                            tip: u32::try_from(blocks).unwrap_or(u32::MAX),
-                            error: None,
-                        });
-                    }
-                    Err(e) => {
-                        if let Some(old) = before.get(&r.id) {
-                            cache.push(old.clone());
-                        }
-                        views.push(BtcBalanceView {
-                            account_id: id,
-                            confirmed: before
-                                .get(&r.id)
-                                .and_then(|b| b.units.parse().ok())
-                                .map(|u| btc_text(Amount::from_sat(u)))
-                                .unwrap_or_else(|| "0".into()),
-                            pending: "0".into(),
-                            tip: 0,
-                            error: Some(AppError::from(e).message),
-                        });
-                    }
-                }
-                continue;
-            }
-            let Ok((_, _, mut w)) = self.open_wallet(id) else {
-                continue;
-            };
-            let gap = self.setting_u64("btc.gap_limit").unwrap_or(20) as usize;
-            let (tip, error) = match w.sync(&node, gap, self.sync_progress(id)) {
-                Ok(t) => (t, None),
-                Err(e) => (w.tip(), Some(AppError::from(e).message)),
-            };
-            let b = w.balances();
-            let total = b.confirmed + b.trusted_pending + b.untrusted_pending;
-            cache.push(BalanceRow {
-                account_id: r.id,
-                network: network_key(network),
-                asset: "BTC".into(),
-                symbol: "BTC".into(),
-                decimals: 8,
-                units: total.to_sat().to_string(),
-                updated_at: unix_now(),
-            });
-            views.push(BtcBalanceView {
-                account_id: id,
-                confirmed: btc_text(b.confirmed),
-                pending: btc_text(b.trusted_pending + b.untrusted_pending),
-                tip,
-                error,
-            });
-        }
-        *self
-            .btc_progress
-            .0
-            .lock()
-            .unwrap_or_else(|p| p.into_inner()) = None;
-        let key = network_key(network);
-        self.with_store(|s| {
-            s.put_balances(&key, &cache)
-                .map_err(|e| AppError::internal(e.to_string()))
-        })?;
-        Ok(views)
-    }
-
-    /// Account discovery: adds account 0, 1, … of `kind` held by `signer` (device id or
-    /// "soft") while each has history on the chain (account 0 always; one empty account ends
-    /// it, as BIP44 has it). Accounts already kept are not added twice. Returns those added.
-    pub fn btc_discover_accounts(
-        &self,
-        signer: &str,
-        kind: coldlink_signer::ScriptKind,
-        network: Network,
-    ) -> Result<Vec<crate::BtcAccountView>, AppError> {
-        let backend = self.node(network)?;
-        let gap = self.setting_u64("btc.gap_limit").unwrap_or(20) as usize;
-        let kept: Vec<String> = self
-            .btc_accounts(network)?
-            .into_iter()
-            .map(|a| a.descriptor)
-            .collect();
-        let dir = self.data_dir().join("bitcoin");
-        std::fs::create_dir_all(&dir).map_err(|e| AppError::internal(e.to_string()))?;
-        let mut added = Vec::new();
-        for index in 0..100 {
-            let (_, _, account, _) = self.signer_account(signer, kind, network, index)?;
-            let probe = dir.join(format!("probe-{network}-{index}.sqlite"));
-            let _ = std::fs::remove_file(&probe);
-            let used = {
-                let mut w = AccountWallet::open(&probe, &account)?;
-                w.sync(&backend, gap, Arc::new(|_| {}))?;
-                !w.history().is_empty()
-            };
-            let _ = std::fs::remove_file(&probe);
-            if index > 0 && !used {
-                break;
-            }
-            if !kept.contains(&account.external.to_string()) {
-                added.push(self.btc_add_account(signer, kind, network, index, None, "")?);
-            }
-            if !used {
-                break;
-            }
-        }
-        Ok(added)
     }
 
     /// The account's next unused receive address.
@@ -585,8 +297,11 @@ impl Coldlink {
             ));
         }
         self.with_store(|s| {
-            s.set_setting(&verified_key(account_id, &ours), &unix_now().to_string())
-                .map_err(|e| AppError::internal(e.to_string()))
+            s.set_setting(
+                &verified_key(account_id, &ours),
+                &crate::prices::now().to_string(),
+            )
+            .map_err(|e| AppError::internal(e.to_string()))
         })?;
         Ok(ReceiveView {
             uri: format!("bitcoin:{ours}"),
@@ -809,29 +524,6 @@ impl Coldlink {
         Ok(review)
     }
 
-    fn sync_progress(&self, account_id: u32) -> Arc<dyn Fn(u32) + Send + Sync> {
-        let slot = self.btc_progress.0.clone();
-        *slot.lock().unwrap_or_else(|p| p.into_inner()) = Some(SyncProgress {
-            account_id,
-            addresses: 0,
-        });
-        Arc::new(move |addresses| {
-            *slot.lock().unwrap_or_else(|p| p.into_inner()) = Some(SyncProgress {
-                account_id,
-                addresses,
-            });
-        })
-    }
-
-    /// How far the running Bitcoin sync is (none when no sync runs).
-    pub fn btc_sync_progress(&self) -> Option<SyncProgress> {
-        *self
-            .btc_progress
-            .0
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-    }
-
     /// The fee-warning thresholds (default: 5 %, no absolute limit).
     pub fn btc_fee_warning(&self) -> FeeWarningSettings {
         let bp = self.setting_u64("btc.fee_warning_bp").unwrap_or(500);
@@ -898,7 +590,7 @@ impl Coldlink {
         Ok(self.btc_fee_warning())
     }
 
-    fn setting_u64(&self, key: &str) -> Option<u64> {
+    pub(crate) fn setting_u64(&self, key: &str) -> Option<u64> {
         self.with_store(|s| {
             s.setting(key)
                 .map_err(|e| AppError::internal(e.to_string()))
@@ -1044,7 +736,7 @@ impl Coldlink {
                     ),
                 )
             })?;
-            let _ = w.record_broadcast(tx, unix_now().max(0) as u64);
+            let _ = w.record_broadcast(tx, crate::prices::now().max(0) as u64);
             Ok(txid)
         })();
         match result {
@@ -1070,30 +762,6 @@ impl Coldlink {
     }
 }
 
-fn to_backend(s: &NodeSettings) -> Backend {
-    match s.kind.as_str() {
-        "electrum" => {
-            return Backend::Electrum(Electrum {
-                url: s.url.trim().to_owned(),
-            })
-        }
-        "esplora" => {
-            return Backend::Esplora(Esplora {
-                url: s.url.trim().to_owned(),
-            })
-        }
-        _ => {}
-    }
-    Backend::Node(Node {
-        url: s.url.trim().to_owned(),
-        auth: if s.cookie_file.trim().is_empty() {
-            NodeAuth::UserPass(s.user.clone(), s.password.clone())
-        } else {
-            NodeAuth::Cookie(PathBuf::from(s.cookie_file.trim()))
-        },
-    })
-}
-
 fn verified_key(account_id: u32, address: &str) -> String {
     format!("btc.verified.{account_id}.{address}")
 }
@@ -1101,11 +769,4 @@ fn verified_key(account_id: u32, address: &str) -> String {
 fn parse_txid(t: &str) -> Result<Txid, AppError> {
     Txid::from_str(t.trim())
         .map_err(|_| AppError::invalid(format!("“{}” is not a transaction id", t.trim())))
-}
-
-fn unix_now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
 }

@@ -693,7 +693,7 @@ impl Coldlink {
                 review,
                 status: "pending".into(),
                 block: None,
-                created_at: unix_now(),
+                created_at: crate::prices::now(),
             })
             .map_err(store_error)
         })?;
@@ -810,13 +810,6 @@ pub(crate) fn fee_choice(fee: &str) -> Result<FeeChoice, AppError> {
 
 pub(crate) fn link(net: &EvmNetwork, hash: &str) -> Option<String> {
     (!net.explorer.is_empty()).then(|| format!("{}/tx/{hash}", net.explorer))
-}
-
-fn unix_now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
 }
 
 fn view(r: &coldlink_store::AccountRow, symbol: &str) -> EvmAccountView {

@@ -7,6 +7,7 @@ mod bitcoin_ops;
 mod btc_accounts;
 mod btc_history;
 mod btc_send;
+mod btc_sync;
 mod compare;
 mod config;
 mod demo;
@@ -31,9 +32,9 @@ pub use bitcoin_ops::{parse_chain, parse_kind, parse_psbt, Descriptors, SignedPs
 pub use btc_accounts::BtcAccountView;
 pub use btc_history::{BtcCoinView, BtcTxView};
 pub use btc_send::{
-    BtcBalanceView, BtcOutputView, BtcReview, BtcSent, FeeWarningSettings, NodeSettings,
-    NodeStatusView, ReceiveView, RecipientInput, SyncProgress,
+    BtcOutputView, BtcReview, BtcSent, FeeWarningSettings, ReceiveView, RecipientInput,
 };
+pub use btc_sync::{BtcBalanceView, NodeSettings, NodeStatusView, SyncProgress};
 pub use coldlink_catalogue::{Catalogue, Support};
 pub use compare::{computed_support, CompareData};
 pub use config::{
@@ -81,7 +82,7 @@ pub struct Coldlink {
     store: evm_accounts::StoreSlot,
     pending_sends: evm_accounts::PendingSends,
     btc_drafts: btc_send::BtcDrafts,
-    btc_progress: btc_send::ProgressSlot,
+    btc_progress: btc_sync::ProgressSlot,
     demo_mode: demo_mode::DemoModeSlot,
     /// Who answers devices' questions; the UI's prompt slot unless replaced (the CLI asks on
     /// its terminal).

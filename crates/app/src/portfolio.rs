@@ -159,10 +159,7 @@ impl Coldlink {
         if let Some(e) = accounts.iter().find_map(|a| a.balance_error.clone()) {
             return Err(AppError::new(crate::ErrorKind::Disconnected, e));
         }
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs() as i64)
-            .unwrap_or(0);
+        let now = crate::prices::now();
         let mut rows = Vec::new();
         for a in &accounts {
             let to_units = |amount: &str, decimals: u8| {

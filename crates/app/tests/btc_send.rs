@@ -389,6 +389,29 @@ fn fund_sync_send_with_every_signer_and_refuse_what_is_wrong() {
         "{out:?}"
     );
 
+    // Malformed amounts in the user's currency and unknown units: typed errors, nothing built.
+    for (amount, unit) in [
+        ("abc", "fiat"),
+        ("-5", "fiat"),
+        ("0", "usd"),
+        ("1", "furlongs"),
+    ] {
+        let e = app
+            .btc_prepare_send(soft.id, &pay(amount, unit), None, "2", &[])
+            .expect_err("refused");
+        assert_eq!(
+            e.kind,
+            ErrorKind::InvalidInput,
+            "{amount} {unit}: {}",
+            e.message
+        );
+    }
+    // Saving a review that does not exist (or has expired) says so.
+    let e = app
+        .save_file(&SaveRequest::Psbt { review: 999_999 })
+        .expect_err("no such review");
+    assert_eq!(e.kind, ErrorKind::NotFound);
+
     // Watch-only: export, sign elsewhere (the Ledger), import; a wrong file keeps the review.
     let watch = app
         .btc_add_account(

@@ -9,12 +9,26 @@ use bitcoin::{Amount, Network, Transaction, Txid};
 use serde_json::Value;
 
 /// How to log in to the node.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub enum NodeAuth {
     /// The node's cookie file.
     Cookie(PathBuf),
     /// `rpcuser` / `rpcpassword`.
     UserPass(String, String),
+}
+
+/// Leaves the password out (a `Backend` may end up in a log line).
+impl std::fmt::Debug for NodeAuth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            NodeAuth::Cookie(p) => f.debug_tuple("Cookie").field(p).finish(),
+            NodeAuth::UserPass(u, _) => f
+                .debug_tuple("UserPass")
+                .field(u)
+                .field(&"<hidden>")
+                .finish(),
+        }
+    }
 }
 
 /// Why the node could not be used.
@@ -221,5 +235,18 @@ impl Node {
         v.as_str()
             .and_then(|s| s.parse().ok())
             .ok_or_else(|| NodeError::Refused(format!("unexpected answer {v}")))
+    }
+}
+
+#[cfg(test)]
+mod debug_tests {
+    #[test]
+    fn the_rpc_password_stays_out_of_debug_output() {
+        let auth = super::NodeAuth::UserPass("me".into(), "hunter2-secret".into());
+        let text = format!("{auth:?}");
+        assert!(
+            !text.contains("hunter2-secret") && text.contains("me"),
+            "{text}"
+        );
     }
 }

@@ -706,7 +706,7 @@ export type NewPhrase = {
 	confirmPositions: number[],
 };
 
-/**  The node Coldlink syncs a network from. */
+/**  The node Coldlink syncs a network from. Its `Debug` leaves the password out. */
 export type NodeSettings = {
 	/**  `http://127.0.0.1:8332`. */
 	url: string,
