@@ -31,6 +31,7 @@ fn main() {
         "evm_send_status",
         "evm_sends",
         "evm_transfers",
+        "evm_lists_native",
         "btc_accounts",
         "btc_add_account",
         "btc_node",

@@ -232,7 +232,8 @@ async fn evm_sends(network: String, app: State<'_, Coldlink>) -> Result<Vec<Send
     blocking(move || app.evm_sends(&network)).await
 }
 
-/// Token transfers to and from the accounts (read from the node's logs at each refresh).
+/// Transfers to and from the accounts: tokens from the node's logs, the native coin where
+/// the node indexes addresses (read at each refresh).
 #[tauri::command]
 #[specta::specta]
 async fn evm_transfers(
@@ -241,6 +242,18 @@ async fn evm_transfers(
 ) -> Result<Vec<TransferView>, AppError> {
     let app = app.inner().clone();
     blocking(move || app.evm_transfers(&network)).await
+}
+
+/// Whether the network's node lists native-coin payments (it indexes addresses); null before
+/// the first refresh.
+#[tauri::command]
+#[specta::specta]
+async fn evm_lists_native(
+    network: String,
+    app: State<'_, Coldlink>,
+) -> Result<Option<bool>, AppError> {
+    let app = app.inner().clone();
+    blocking(move || app.evm_lists_native(&network)).await
 }
 
 /// The portfolio on a network, from the cache (instant).
@@ -852,6 +865,7 @@ pub fn specta_builder<R: tauri::Runtime>() -> tauri_specta::Builder<R> {
             evm_send_status,
             evm_sends,
             evm_transfers,
+            evm_lists_native,
             btc_accounts,
             btc_add_account,
             btc_node,

@@ -694,6 +694,7 @@ impl Coldlink {
                 status: "pending".into(),
                 block: None,
                 created_at: crate::prices::now(),
+                fee_paid: None,
             })
             .map_err(store_error)
         })?;
@@ -728,6 +729,7 @@ impl Coldlink {
                 if let Some(mut row) = rows.into_iter().find(|x| x.hash == hash) {
                     row.status = status.into();
                     row.block = i64::try_from(r.block_number).ok();
+                    row.fee_paid = r.fee.map(|f| f.to_string());
                     s.record_send(&row).map_err(store_error)?;
                 }
                 Ok(())

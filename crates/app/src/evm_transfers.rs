@@ -1,8 +1,11 @@
-//! Token transfers of the EVM accounts, read from the node's event logs at each refresh and
-//! kept in the store, so an account's list shows what it received, not only what the app sent.
-//! Each account remembers the last block read for it; a first read of a public network looks
-//! back [`FIRST_SCAN_BLOCKS`] blocks, a local node is read from its first block. Native coin
-//! transfers from others do not appear in logs and need an indexer: they are not listed.
+//! What the EVM accounts moved, read at each refresh and kept in the store, so an account's
+//! list shows what it received, not only what the app sent: token transfers from the node's
+//! event logs, and the native coin in and out (with the fee paid) from nodes that index
+//! addresses (the Otterscan API of Erigon, Reth and anvil). A payment in the native coin
+//! leaves no log, so on a plain node it is not listed and the account says so.
+//! Each account remembers the last block read for it; a first read of logs on a public
+//! network looks back [`FIRST_SCAN_BLOCKS`] blocks, a local node is read from its first block;
+//! an address index is read from the start.
 
 use std::{collections::HashMap, str::FromStr};
 
@@ -16,10 +19,17 @@ use crate::{
     AppError, Coldlink,
 };
 
+/// The `token` of a native-coin row.
+pub(crate) const NATIVE: &str = "native";
+
+fn indexed_key(network: &str) -> String {
+    format!("evm.indexed.{network}")
+}
+
 /// How far back a first read of a public network goes (about two weeks of Ethereum blocks).
 pub const FIRST_SCAN_BLOCKS: u64 = 100_000;
 
-/// A token transfer as an account's list shows it.
+/// A transfer (token or native coin) as an account's list shows it.
 #[derive(Clone, Debug, Serialize, specta::Type)]
 #[serde(rename_all = "camelCase")]
 pub struct TransferView {
@@ -35,13 +45,15 @@ pub struct TransferView {
     pub hash: String,
     /// Block number (text).
     pub block: String,
+    /// Block time (unix seconds), when known.
+    pub time: Option<u32>,
     /// Explorer link, when the network has one.
     pub link: Option<String>,
 }
 
 impl Coldlink {
-    /// Reads the token transfers of every EVM account on `network` since the block last read
-    /// for it, and keeps them.
+    /// Reads what every EVM account on `network` moved since the block last read for it
+    /// (token logs; the native coin where the node indexes addresses), and keeps it.
     pub(crate) fn evm_scan_transfers(&self, network: &str) -> Result<(), AppError> {
         let net = self.network_by_key(network)?;
         let rpc = net.check()?;
@@ -49,6 +61,11 @@ impl Coldlink {
         let latest = coldlink_evm::rpc::quantity_u64(&latest)?;
         let tokens: Vec<Address> = self.tokens_of(&net)?.iter().map(|t| t.address).collect();
         let accounts = self.with_store(|s| s.accounts().map_err(store_error))?;
+        let indexed = coldlink_evm::indexes_addresses(&rpc)?;
+        self.with_store(|s| {
+            s.set_setting(&indexed_key(&net.key), if indexed { "1" } else { "0" })
+                .map_err(store_error)
+        })?;
         for a in accounts.iter().filter(|a| a.chain == "evm") {
             let Ok(address) = Address::from_str(&a.address) else {
                 continue;
@@ -63,7 +80,7 @@ impl Coldlink {
                 None => latest.saturating_sub(FIRST_SCAN_BLOCKS),
             };
             let found = coldlink_evm::token_transfers(&rpc, &tokens, &[address], from, latest)?;
-            let rows: Vec<TransferRow> = found
+            let mut rows: Vec<TransferRow> = found
                 .into_iter()
                 .map(|t| TransferRow {
                     network: net.key.clone(),
@@ -74,10 +91,42 @@ impl Coldlink {
                     to_addr: t.to.to_checksum(None),
                     units: t.value.to_string(),
                     block: i64::try_from(t.block).unwrap_or(i64::MAX),
+                    time: t.time.and_then(|x| i64::try_from(x).ok()),
+                    fee: None,
                 })
                 .collect();
+            let native_key = format!("evm.native.{}.{}", net.key, a.id);
+            let mut native_done = None;
+            if indexed {
+                let after = self
+                    .with_store(|s| s.setting(&native_key).map_err(store_error))?
+                    .and_then(|b| b.parse::<u64>().ok())
+                    .unwrap_or(0);
+                let h = coldlink_evm::native_history(&rpc, address, after)?;
+                native_done = if h.complete {
+                    Some(latest.max(h.through.unwrap_or(0)))
+                } else {
+                    h.through
+                };
+                rows.extend(h.moves.into_iter().map(|m| TransferRow {
+                    network: net.key.clone(),
+                    tx_hash: m.tx_hash.to_string(),
+                    log_index: m.index,
+                    token: NATIVE.into(),
+                    from_addr: m.from.to_checksum(None),
+                    to_addr: m.to.to_checksum(None),
+                    units: m.value.to_string(),
+                    block: i64::try_from(m.block).unwrap_or(i64::MAX),
+                    time: m.time.and_then(|x| i64::try_from(x).ok()),
+                    fee: m.fee.map(|f| f.to_string()),
+                }));
+            }
             self.with_store(|s| {
                 s.put_transfers(&rows).map_err(store_error)?;
+                if let Some(done) = native_done {
+                    s.set_setting(&native_key, &done.to_string())
+                        .map_err(store_error)?;
+                }
                 s.set_setting(&key, &latest.to_string())
                     .map_err(store_error)
             })?;
@@ -85,8 +134,16 @@ impl Coldlink {
         Ok(())
     }
 
-    /// The token transfers kept for `network`'s accounts, newest first; a transfer between
-    /// two of the accounts is listed for each.
+    /// Whether `network`'s node lists native-coin payments (it indexes addresses), as found at
+    /// the last refresh; `None` before the first.
+    pub fn evm_lists_native(&self, network: &str) -> Result<Option<bool>, AppError> {
+        let v = self.with_store(|s| s.setting(&indexed_key(network)).map_err(store_error))?;
+        Ok(v.map(|v| v == "1"))
+    }
+
+    /// The transfers kept for `network`'s accounts, newest first; a transfer between two of
+    /// the accounts is listed for each. Rows that moved no value (a contract call's fee) are
+    /// left to the export.
     pub fn evm_transfers(&self, network: &str) -> Result<Vec<TransferView>, AppError> {
         let net = self.network_by_key(network)?;
         let (rows, accounts) = self.with_store(|s| {
@@ -112,21 +169,28 @@ impl Coldlink {
             .collect();
         let mut out = Vec::new();
         for r in &rows {
-            let (Ok(token), Ok(from), Ok(to)) = (
-                Address::from_str(&r.token),
+            let (Ok(from), Ok(to), Ok(units)) = (
                 Address::from_str(&r.from_addr),
                 Address::from_str(&r.to_addr),
+                alloy_primitives::U256::from_str(&r.units),
             ) else {
                 continue;
             };
-            let amount = match (
-                tokens.get(&token),
-                alloy_primitives::U256::from_str(&r.units),
-            ) {
-                (Some((symbol, decimals)), Ok(u)) => {
-                    format!("{} {symbol}", coldlink_evm::format_units(u, *decimals))
+            if units.is_zero() {
+                continue;
+            }
+            let amount = if r.token == NATIVE {
+                format!("{} {}", coldlink_evm::format_units(units, 18), net.symbol)
+            } else {
+                match Address::from_str(&r.token)
+                    .ok()
+                    .and_then(|t| tokens.get(&t))
+                {
+                    Some((symbol, decimals)) => {
+                        format!("{} {symbol}", coldlink_evm::format_units(units, *decimals))
+                    }
+                    None => format!("{} units of {}", r.units, r.token),
                 }
-                _ => format!("{} units of {}", r.units, r.token),
             };
             for (id, a) in &ours {
                 for (incoming, other) in [(true, from), (false, to)] {
@@ -139,6 +203,7 @@ impl Coldlink {
                             counterparty: other.to_checksum(None),
                             hash: r.tx_hash.clone(),
                             block: r.block.to_string(),
+                            time: r.time.and_then(|t| u32::try_from(t).ok()),
                             link: link(&net, &r.tx_hash),
                         });
                     }

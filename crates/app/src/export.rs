@@ -1,9 +1,12 @@
 //! CSV exports for accounting and records. Columns (documented in the README):
 //!
-//! - transactions: `date` (UTC, ISO 8601), `account` (label), `asset`, `amount` (decimal, in
-//!   the asset's unit), `max_fee` (the fee ceiling reviewed and signed, in the native coin: the
-//!   fee paid is at most this), `fiat_value` (amount × that day's price in the user's currency,
-//!   empty when no price), `currency`, `txid`, `status`, `recipient`;
+//! - transactions, one row per asset an account moved in a transaction, oldest first: `date`
+//!   (UTC, ISO 8601; block time, first seen, or when the app sent it), `account` (label),
+//!   `network`, `asset`, `amount` (signed decimal in the asset's unit, negative when it left
+//!   the account, fee excluded), `fee` (what the account paid, when it paid and it is known),
+//!   `fee_asset`, `fiat_value` (amount × that day's price in the user's currency, signed; empty
+//!   when no price), `currency`, `txid`, `status` (confirmed/pending/failed), `counterparty`
+//!   (the other address, when one says it), `label` (the user's label on the transaction);
 //! - portfolio: `asset`, `amount`, `price`, `value`, `share_percent`, `currency`, `balances_at`
 //!   (UTC, ISO 8601).
 //!
@@ -55,72 +58,80 @@ pub fn iso(secs: i64) -> String {
     )
 }
 
+/// The price of the day `at_ms` falls in (the last daily price at or before it), from a
+/// history sorted by time; `None` before the history starts.
+pub(crate) fn price_on(history: &[(i64, Decimal)], at_ms: i64) -> Option<Decimal> {
+    history
+        .iter()
+        .rev()
+        .find(|(t, _)| *t <= at_ms)
+        .map(|(_, p)| *p)
+}
+
 impl Coldlink {
-    /// The sends made from the app on `network`, as CSV.
-    pub fn export_transactions_csv(&self, network: &str) -> Result<String, AppError> {
+    /// Every transaction of the accounts on `networks` (portfolio keys, comma-separated), oldest
+    /// first, as CSV.
+    pub fn export_transactions_csv(&self, networks: &str) -> Result<String, AppError> {
         let currency = self.currency();
-        let (sends, accounts) = self.with_store(|s| {
-            let e = |x: coldlink_store::StoreError| AppError::internal(x.to_string());
-            Ok((s.sends(network).map_err(e)?, s.accounts().map_err(e)?))
-        })?;
+        let moves = self.movements(networks)?;
+        let accounts =
+            self.with_store(|s| s.accounts().map_err(|e| AppError::internal(e.to_string())))?;
         let labels: BTreeMap<i64, String> = accounts.into_iter().map(|a| (a.id, a.label)).collect();
         let mut out = row(&[
             "date",
             "account",
+            "network",
             "asset",
             "amount",
-            "max_fee",
+            "fee",
+            "fee_asset",
             "fiat_value",
             "currency",
             "txid",
             "status",
-            "recipient",
+            "counterparty",
+            "label",
         ]);
-        let mut day_prices: BTreeMap<String, Vec<(i64, Decimal)>> = BTreeMap::new();
-        for s in sends.iter().rev() {
-            let review: serde_json::Value = serde_json::from_str(&s.review).unwrap_or_default();
-            let text = |k: &str| {
-                review
-                    .get(k)
-                    .and_then(|v| v.as_str())
-                    .unwrap_or_default()
-                    .to_owned()
+        let mut day_prices: BTreeMap<&'static str, Vec<(i64, Decimal)>> = BTreeMap::new();
+        for m in &moves {
+            let amount = coldlink_evm::format_units(m.units, m.decimals);
+            let signed = if m.incoming || m.units.is_zero() {
+                amount
+            } else {
+                format!("-{amount}")
             };
-            let amount_text = text("amount");
-            let (amount, asset) = amount_text
-                .split_once(' ')
-                .unwrap_or((amount_text.as_str(), ""));
-            let fiat = crate::portfolio::price_id(asset).and_then(|id| {
-                let history = day_prices.entry(id.to_owned()).or_insert_with(|| {
-                    self.price_client()
-                        .history(id, &currency, 365)
-                        .unwrap_or_default()
+            let fiat = m
+                .time
+                .zip(crate::portfolio::price_id(&m.symbol))
+                .and_then(|(t, id)| {
+                    let history = day_prices
+                        .entry(id)
+                        .or_insert_with(|| self.daily_prices(id, &currency, 3650));
+                    let price = price_on(history, t * 1000)?;
+                    let v = value_of(u128::try_from(m.units).ok()?, m.decimals, price)?;
+                    let v = v.round_dp(2);
+                    Some(if m.incoming || v.is_zero() {
+                        v.to_string()
+                    } else {
+                        format!("-{v}")
+                    })
                 });
-                let day_ms = s.created_at * 1000;
-                let price = history
-                    .iter()
-                    .rev()
-                    .find(|(t, _)| *t <= day_ms)
-                    .or_else(|| history.first())
-                    .map(|(_, p)| *p)?;
-                let units = coldlink_evm::parse_units(amount, 18).ok()?;
-                let v = value_of(u128::try_from(units).ok()?, 18, price)?;
-                Some(v.round_dp(2).to_string())
-            });
             out.push_str(&row(&[
-                &iso(s.created_at),
-                s.account_id
-                    .and_then(|id| labels.get(&id))
-                    .map(String::as_str)
-                    .unwrap_or(""),
-                asset,
-                amount,
-                &text("maxFee"),
+                &m.time.map(iso).unwrap_or_default(),
+                labels.get(&m.account_id).map(String::as_str).unwrap_or(""),
+                &m.network,
+                &m.symbol,
+                &signed,
+                &m.fee
+                    .map(|f| coldlink_evm::format_units(f, m.fee_decimals))
+                    .unwrap_or_default(),
+                if m.fee.is_some() { &m.fee_symbol } else { "" },
                 fiat.as_deref().unwrap_or(""),
                 &currency.to_uppercase(),
-                &s.hash,
-                &s.status,
-                &text("recipient"),
+                &m.txid,
+                &m.status,
+                &m.counterparty,
+                m.label.as_deref().unwrap_or(""),
             ]));
         }
         Ok(out)

@@ -23,6 +23,7 @@ mod files;
 mod hardware;
 mod journal;
 mod known_devices;
+mod movements;
 mod portfolio;
 mod prices;
 mod prompts;

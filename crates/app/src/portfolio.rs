@@ -2,8 +2,8 @@
 //! from the last balances kept in the local database, so it shows at once before any network
 //! call; a refresh reads balances from the node and updates that cache. Assets without a price
 //! are listed with their amount and left out of the total (never counted as zero). The value
-//! over time is today's holdings at each day's price, until transaction history gives past
-//! holdings.
+//! over time is each day's holdings — today's balances walked back through the accounts'
+//! transactions — at that day's price.
 
 use std::{collections::BTreeMap, str::FromStr};
 
@@ -11,7 +11,11 @@ use coldlink_prices::{display, value_of, Decimal};
 use coldlink_store::BalanceRow;
 use serde::Serialize;
 
-use crate::{AppError, Coldlink};
+use crate::{
+    movements::{BalanceKey, Rewind},
+    AppError, Coldlink,
+};
+use alloy_primitives::U256;
 
 /// One asset line.
 #[derive(Clone, Debug, Serialize, specta::Type)]
@@ -116,7 +120,7 @@ fn hundred() -> Decimal {
 }
 
 /// The networks a portfolio spans: keys separated by commas ("ethereum,bitcoin:bitcoin").
-fn keys(networks: &str) -> impl Iterator<Item = &str> {
+pub(crate) fn keys(networks: &str) -> impl Iterator<Item = &str> {
     networks.split(',').map(str::trim).filter(|k| !k.is_empty())
 }
 
@@ -420,38 +424,67 @@ impl Coldlink {
         }
     }
 
-    /// Value over the last `days` (today's holdings at each day's price), from the price
-    /// service's daily history (cached). Assets without a price are left out.
+    /// Value over the last `days`: each day's holdings (today's balances walked back through
+    /// the accounts' transactions) at that day's price, from the price service's daily history
+    /// (cached). Assets without a price are left out.
     pub fn portfolio_history(&self, network: &str, days: u32) -> Result<Vec<ValuePoint>, AppError> {
+        const DAY_MS: i64 = 86_400_000;
         let currency = self.currency();
         let rows = self.balance_rows(network)?;
-        let mut series: BTreeMap<i64, Decimal> = BTreeMap::new();
-        let mut per_coin: BTreeMap<&'static str, Vec<(u128, u8)>> = BTreeMap::new();
+        // Without a readable history the chart still shows today's holdings at past prices.
+        let moves = self.movements(network).unwrap_or_default();
+        let mut decimals: BTreeMap<String, u8> = BTreeMap::new();
+        let mut today: BTreeMap<BalanceKey, U256> = BTreeMap::new();
         for r in &rows {
-            if let Some(id) = price_id(&r.symbol) {
-                per_coin
-                    .entry(id)
+            decimals.insert(r.symbol.clone(), r.decimals);
+            today.insert(
+                (r.network.clone(), r.account_id, r.symbol.clone()),
+                U256::from_str(&r.units).unwrap_or_default(),
+            );
+        }
+        for m in &moves {
+            decimals.entry(m.symbol.clone()).or_insert(m.decimals);
+        }
+        let coins: std::collections::BTreeSet<&'static str> = today
+            .keys()
+            .map(|k| k.2.as_str())
+            .chain(moves.iter().map(|m| m.symbol.as_str()))
+            .filter_map(price_id)
+            .collect();
+        let mut days_prices: BTreeMap<i64, Vec<(&'static str, Decimal)>> = BTreeMap::new();
+        for id in coins {
+            for (ts, price) in self.daily_prices(id, &currency, days.clamp(1, 3650)) {
+                days_prices
+                    .entry(ts - ts.rem_euclid(DAY_MS))
                     .or_default()
-                    .push((u128::from_str(&r.units).unwrap_or(0), r.decimals));
+                    .push((id, price));
             }
         }
-        for (id, holdings) in per_coin {
-            let history = self.daily_prices(id, &currency, days.clamp(1, 3650));
-            for (ts, price) in history {
-                let day = ts - ts.rem_euclid(86_400_000);
-                let v: Decimal = holdings
-                    .iter()
-                    .filter_map(|(u, d)| value_of(*u, *d, price))
-                    .sum();
-                *series.entry(day).or_default() += v;
+        let mut rewind = Rewind::new(today, &moves);
+        let mut series = Vec::with_capacity(days_prices.len());
+        for (day, prices) in days_prices.iter().rev() {
+            // Holdings at the end of that day.
+            let held = rewind.before((day + DAY_MS) / 1000);
+            let mut v = Decimal::ZERO;
+            for ((_, _, symbol), units) in held {
+                let Some(id) = price_id(symbol) else {
+                    continue;
+                };
+                let (Some((_, price)), Ok(units)) = (
+                    prices.iter().find(|(c, _)| *c == id),
+                    u128::try_from(*units),
+                ) else {
+                    continue;
+                };
+                v += value_of(units, decimals.get(symbol).copied().unwrap_or(18), *price)
+                    .unwrap_or_default();
             }
-        }
-        Ok(series
-            .into_iter()
-            .map(|(at, v)| ValuePoint {
-                at: at.to_string(),
+            series.push(ValuePoint {
+                at: day.to_string(),
                 value: v.round_dp(2).to_string(),
-            })
-            .collect())
+            });
+        }
+        series.reverse();
+        Ok(series)
     }
 }

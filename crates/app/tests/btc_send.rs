@@ -235,6 +235,25 @@ fn fund_sync_send_with_every_signer_and_refuse_what_is_wrong() {
             .as_deref(),
         Some("Rent")
     );
+    // The transactions export: the send as -0.1 BTC and its fee apart, with its label; the
+    // payment in as 0.5.
+    let csv = app.export_transactions_csv("bitcoin:regtest").expect("csv");
+    let fee_btc = format!("0.{:08}", fees[1]);
+    let fee_btc = fee_btc.trim_end_matches('0');
+    let send_line = csv
+        .lines()
+        .find(|l| l.contains(&h[0].txid))
+        .expect("the send");
+    assert!(
+        send_line.contains(&format!(",bitcoin:regtest,BTC,-0.1,{fee_btc},BTC,"))
+            && send_line.ends_with(",confirmed,,Rent"),
+        "{send_line}"
+    );
+    let in_line = csv
+        .lines()
+        .find(|l| l.contains(&h[1].txid))
+        .expect("the payment in");
+    assert!(in_line.contains(",BTC,0.5,,,"), "{in_line}");
     let jsonl = app.btc_export_labels().expect("export");
     assert!(
         jsonl.contains(&format!(

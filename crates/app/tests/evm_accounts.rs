@@ -4,7 +4,8 @@
 //! find it in the history; a watch-only account cannot send; offline, accounts still list.
 
 use coldlink_app::{AppConfig, Coldlink, ErrorKind};
-use coldlink_testkit::{deploy_cold_token, price_server, start_anvil, CHAIN};
+use coldlink_testkit::{deploy_cold_token, price_server, rpc_raw, start_anvil, CHAIN};
+use serde_json::json;
 
 const MNEMONIC: &str =
     "abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon about";
@@ -78,7 +79,17 @@ fn accounts_tokens_review_send_and_history() {
     );
     // What the watched account received shows too (read from the node's logs on refresh):
     // the same transfer, received by one and sent by the other, each once however often read.
+    // So does ETH paid to it from outside the app (anvil indexes addresses, as Erigon and
+    // Reth do through the Otterscan API).
+    let outside = rpc_raw(
+        node.port,
+        "eth_sendTransaction",
+        json!([{"from": LEDGER, "to": TREZOR, "value": "0xde0b6b3a7640000"}]),
+    )
+    .expect("1 ETH from outside the app");
+    let outside = outside.as_str().expect("hash").to_owned();
     app.portfolio_refresh("local").expect("refresh");
+    assert_eq!(app.evm_lists_native("local").expect("read"), Some(true));
     app.portfolio_refresh("local").expect("again");
     let transfers = app.evm_transfers("local").expect("transfers");
     let got: Vec<_> = transfers.iter().filter(|t| t.hash == sent.hash).collect();
@@ -91,6 +102,18 @@ fn accounts_tokens_review_send_and_history() {
     assert_eq!(
         (out.account_id, out.counterparty.as_str()),
         (ledger.id, TREZOR)
+    );
+    assert!(received.time.is_some(), "with its block's time");
+    let eth: Vec<_> = transfers.iter().filter(|t| t.hash == outside).collect();
+    assert_eq!(
+        eth.len(),
+        2,
+        "received by one, sent by the other: {transfers:?}"
+    );
+    let got_eth = eth.iter().find(|t| t.incoming).expect("received ETH");
+    assert_eq!(
+        (got_eth.account_id, got_eth.amount.as_str()),
+        (watched.id, "1 ETH")
     );
 
     // A custom fee, in gwei; nonsense is refused before the device is asked. The review shows
@@ -136,22 +159,44 @@ fn accounts_tokens_review_send_and_history() {
         .expect_err("not mainnet");
     assert!(e.message.contains("mainnet"), "{e:?}");
 
-    // The sends as CSV (the token has no price: no fiat value, never zero).
+    // Every movement as CSV: the token send with the fee the node says was paid (in ETH),
+    // its receipt on the other account, the ETH from outside (the token has no price: no fiat
+    // value, never zero).
     let csv = app.export_transactions_csv("local").expect("csv");
     let mut lines = csv.lines();
     assert_eq!(
         lines.next(),
-        Some("date,account,asset,amount,max_fee,fiat_value,currency,txid,status,recipient")
+        Some("date,account,network,asset,amount,fee,fee_asset,fiat_value,currency,txid,status,counterparty,label")
     );
-    let line = lines.next().expect("the send");
+    let receipt =
+        rpc_raw(node.port, "eth_getTransactionReceipt", json!([sent.hash])).expect("receipt");
+    let quantity = |k: &str| {
+        u128::from_str_radix(receipt[k].as_str().expect(k).trim_start_matches("0x"), 16).expect(k)
+    };
+    let fee = quantity("gasUsed") * quantity("effectiveGasPrice");
+    let fee = coldlink_evm::format_units(alloy_primitives::U256::from(fee), 18);
+    let line = csv
+        .lines()
+        .find(|l| l.contains(&sent.hash) && l.contains(",-12.5,"))
+        .expect("the send");
     assert!(
-        line.contains(",CLD,12.5,") && line.contains(&sent.hash) && line.contains(",confirmed,"),
+        line.contains(&format!(",local,CLD,-12.5,{fee},ETH,,CHF,{}", sent.hash))
+            && line.ends_with(&format!(",confirmed,{TREZOR},")),
         "{line}"
     );
+    let line = csv
+        .lines()
+        .find(|l| l.contains(&sent.hash) && l.contains(",12.5,"))
+        .expect("received");
     assert!(
-        line.contains(",,CHF,"),
-        "no fiat for an unpriced token: {line}"
+        line.contains(",Friend,local,CLD,12.5,,,,CHF,"),
+        "no fee on the receiving side, no fiat for an unpriced token: {line}"
     );
+    let line = csv
+        .lines()
+        .find(|l| l.contains(&outside) && l.contains(",Friend,"))
+        .expect("ETH from outside");
+    assert!(line.contains(",local,ETH,1,,,"), "{line}");
 
     // Watch-only cannot send.
     let e = app

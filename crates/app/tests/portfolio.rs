@@ -140,14 +140,38 @@ fn totals_are_exact_and_the_cache_shows_first() {
     );
     assert!(csv.contains("CLD,40,,,,CHF,"), "{csv}");
 
-    // Value over time: today's holdings at each day's price.
+    // Value over time: each day's holdings at that day's price. Today: what the accounts hold,
+    // at 2500.5. Yesterday, before today's transactions were walked back: the Ledger account's
+    // 10,000 ETH from anvil's genesis (the fees it paid since and the 2 ETH it sent are given
+    // back; the 2 ETH the other received are taken away), at 2400.
     let h = app.portfolio_history("local", 7).expect("history");
     assert_eq!(h.len(), 2);
     // Within the hour the history comes from the local database, not the service.
     assert_eq!(app.portfolio_history("local", 7).expect("cached").len(), 2);
-    let at_2400 =
-        (Decimal::from_i128_with_scale(wei as i128, 18) * Decimal::from(2400)).round_dp(2);
-    assert_eq!(Decimal::from_str(&h[0].value).expect("v"), at_2400);
+    assert_eq!(
+        Decimal::from_str(&h[0].value).expect("v"),
+        Decimal::from(10_000 * 2400)
+    );
+    assert_eq!(
+        Decimal::from_str(&h[1].value).expect("v"),
+        (Decimal::from_i128_with_scale(wei as i128, 18) * Decimal::from_str("2500.5").expect("d"))
+            .round_dp(2)
+    );
+    // The transactions export values each movement at its day's price: 2 ETH at 2500.5.
+    let csv = app.export_transactions_csv("local").expect("csv");
+    let received = csv
+        .lines()
+        .find(|l| l.contains(",Savings,"))
+        .expect("the 2 ETH received");
+    assert!(
+        received.contains(",local,ETH,2,,,5001.00,CHF,") && received.contains(LEDGER),
+        "{received}"
+    );
+    let sent = csv
+        .lines()
+        .find(|l| l.contains(",Main,local,ETH,-2,"))
+        .expect("the 2 ETH sent");
+    assert!(sent.contains(",-5001.00,CHF,"), "{sent}");
 
     // Restart with the node gone: the last portfolio shows at once, with its balances' time.
     drop(node);

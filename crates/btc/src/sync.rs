@@ -177,6 +177,8 @@ pub struct HistoryEntry {
     pub net_sats: i64,
     /// Fee, when every input is known (always for our own sends).
     pub fee: Option<Amount>,
+    /// What the account's own coins put in (0: it paid nothing, so no fee either).
+    pub sent_sats: u64,
     /// Replaceable (RBF) and still unconfirmed: a fee bump is possible.
     pub replaceable: bool,
 }
@@ -207,6 +209,7 @@ impl AccountWallet {
                     time,
                     net_sats: net,
                     fee: self.wallet.calculate_fee(tx).ok(),
+                    sent_sats: sent.to_sat(),
                     replaceable: height.is_none() && tx.is_explicitly_rbf(),
                 }
             })

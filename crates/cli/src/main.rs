@@ -71,7 +71,8 @@ enum Command {
     Export {
         /// What: transactions or portfolio.
         what: String,
-        /// Network key (local, ethereum, …).
+        /// Networks, comma-separated: EVM keys (local, ethereum, …) and bitcoin:<chain>
+        /// (bitcoin:bitcoin, bitcoin:regtest, …).
         #[arg(long, default_value = "ethereum")]
         network: String,
     },
@@ -361,7 +362,8 @@ enum Evm {
         #[arg(long, default_value = "ethereum")]
         network: String,
     },
-    /// Token transfers to and from the accounts (from the node's logs), newest first.
+    /// Transfers to and from the accounts (token logs; native coin where the node indexes
+    /// addresses), newest first.
     Transfers {
         /// Network key.
         #[arg(long, default_value = "ethereum")]

@@ -33,6 +33,8 @@ pub struct TokenTransfer {
     pub tx_hash: B256,
     /// Position of the event in its block.
     pub log_index: u64,
+    /// Block time, unix seconds, when known.
+    pub time: Option<u64>,
 }
 
 fn topic_of(a: &Address) -> B256 {
@@ -62,6 +64,10 @@ fn parse(v: &Value) -> Option<TokenTransfer> {
         block: quantity_u64(v["blockNumber"].as_str()?).ok()?,
         tx_hash: v["transactionHash"].as_str()?.parse().ok()?,
         log_index: quantity_u64(v["logIndex"].as_str()?).ok()?,
+        // Newer nodes put the block's time on each log; the others are asked per block.
+        time: v["blockTimestamp"]
+            .as_str()
+            .and_then(|t| quantity_u64(t).ok()),
     })
 }
 
@@ -120,6 +126,40 @@ pub fn token_transfers(
     }
     out.sort_by_key(|t| (t.block, t.log_index));
     out.dedup_by_key(|t| (t.tx_hash, t.log_index));
+    let mut missing: Vec<u64> = out
+        .iter()
+        .filter(|t| t.time.is_none())
+        .map(|t| t.block)
+        .collect();
+    missing.dedup();
+    let times = block_times(rpc, &missing)?;
+    for t in out.iter_mut().filter(|t| t.time.is_none()) {
+        t.time = times.get(&t.block).copied();
+    }
+    Ok(out)
+}
+
+/// The times (unix seconds) of `blocks`, asked in batches; a block the node does not answer
+/// is left out.
+pub fn block_times(
+    rpc: &Rpc,
+    blocks: &[u64],
+) -> Result<std::collections::HashMap<u64, u64>, EvmError> {
+    let mut out = std::collections::HashMap::new();
+    for chunk in blocks.chunks(100) {
+        let calls: Vec<(&str, Value)> = chunk
+            .iter()
+            .map(|b| ("eth_getBlockByNumber", json!([format!("0x{b:x}"), false])))
+            .collect();
+        for (b, answer) in chunk.iter().zip(rpc.batch(&calls)?) {
+            if let Some(t) = answer
+                .ok()
+                .and_then(|v| v["timestamp"].as_str().and_then(|t| quantity_u64(t).ok()))
+            {
+                out.insert(*b, t);
+            }
+        }
+    }
     Ok(out)
 }
 

@@ -100,6 +100,8 @@ pub struct Receipt {
     pub block_number: u64,
     /// Gas used.
     pub gas_used: u64,
+    /// What the sender paid (gas used × effective gas price), in wei, when the node says.
+    pub fee: Option<U256>,
 }
 
 /// `value` of `decimals` places as a decimal string without trailing zeros.
@@ -308,7 +310,15 @@ pub fn receipt(rpc: &Rpc, hash: B256) -> Result<Option<Receipt>, EvmError> {
         success: field("status") == "0x1",
         block_number: quantity_u64(&field("blockNumber"))?,
         gas_used: quantity_u64(&field("gasUsed"))?,
+        fee: paid_fee(&r),
     }))
+}
+
+/// Gas used × effective gas price of a receipt (JSON), when both are there.
+pub(crate) fn paid_fee(receipt: &Value) -> Option<U256> {
+    let gas = crate::rpc::quantity(receipt.get("gasUsed")?).ok()?;
+    let price = crate::rpc::quantity(receipt.get("effectiveGasPrice")?).ok()?;
+    gas.checked_mul(price)
 }
 
 /// Polls for the receipt until `timeout`; `None` if still pending then.

@@ -250,3 +250,94 @@ fn deploy_mini_ens(node: &coldlink_testkit::Anvil, from: Address) -> Address {
     }
     panic!("not deployed")
 }
+
+/// The Otterscan address index: ETH received directly and through a contract (an internal
+/// transfer, which no log shows), ETH sent with the fee the receipt says, and paging from a
+/// block on. The forwarding contract is 29 bytes of hand-assembled runtime code:
+/// `CALL(gas, <to>, CALLVALUE, 0, 0, 0, 0)`.
+#[test]
+fn native_history_from_the_address_index() {
+    use coldlink_testkit::rpc_raw;
+    use serde_json::json;
+    let node = start_anvil(MNEMONIC);
+    let rpc = Rpc::new(&node.url()).expect("rpc");
+    assert!(coldlink_evm::indexes_addresses(&rpc).expect("asked"));
+    let w = wallet();
+    let a0 = w.eth_address(&path(0)).expect("a0");
+    let me = Address::from_str("0x00000000000000000000000000000000c0ffee07").expect("addr");
+    let runtime = format!("5f5f5f5f3473{}5af100", hex_of(me));
+    let init = format!("601d600c600039601d6000f3{runtime}");
+    let deploy = rpc_raw(
+        node.port,
+        "eth_sendTransaction",
+        json!([{"from": a0, "data": format!("0x{init}")}]),
+    )
+    .expect("deploy");
+    let receipt = rpc_raw(node.port, "eth_getTransactionReceipt", json!([deploy])).expect("r");
+    let forwarder = receipt["contractAddress"]
+        .as_str()
+        .expect("created")
+        .to_owned();
+    let pay = |to: &str, wei: u64, from: String| {
+        rpc_raw(
+            node.port,
+            "eth_sendTransaction",
+            json!([{"from": from, "to": to, "value": format!("0x{wei:x}")}]),
+        )
+        .expect("pay")
+        .as_str()
+        .expect("hash")
+        .to_owned()
+    };
+    let direct = pay(&me.to_string(), 1_000, a0.to_string());
+    let through = pay(&forwarder, 300, a0.to_string());
+
+    let h = coldlink_evm::native_history(&rpc, me, 0).expect("history");
+    assert!(h.complete);
+    let got: Vec<(String, i64, u64)> = h
+        .moves
+        .iter()
+        .map(|m| (m.tx_hash.to_string(), m.index, m.value.to::<u64>()))
+        .collect();
+    assert_eq!(
+        got,
+        vec![(direct.clone(), -1, 1_000), (through.clone(), -2, 300)],
+        "{h:?}"
+    );
+    let inner = &h.moves[1];
+    assert_eq!(
+        (inner.from.to_string().to_lowercase(), inner.to, inner.fee),
+        (forwarder.to_lowercase(), me, None)
+    );
+    assert!(inner.time.is_some());
+
+    // The sender's side: each transaction with the fee its receipt says.
+    let h = coldlink_evm::native_history(&rpc, a0, 0).expect("sender");
+    let sent = h
+        .moves
+        .iter()
+        .find(|m| m.tx_hash.to_string() == direct)
+        .expect("listed");
+    let r = rpc_raw(node.port, "eth_getTransactionReceipt", json!([direct])).expect("r");
+    let q = |k: &str| {
+        u128::from_str_radix(r[k].as_str().expect(k).trim_start_matches("0x"), 16).expect(k)
+    };
+    assert_eq!(
+        sent.fee.map(|f| f.to::<u128>()),
+        Some(q("gasUsed") * q("effectiveGasPrice"))
+    );
+    // From a block on: only what came after.
+    let after = h
+        .moves
+        .iter()
+        .find(|m| m.tx_hash.to_string() == direct)
+        .expect("d")
+        .block;
+    let later = coldlink_evm::native_history(&rpc, me, after).expect("later");
+    assert_eq!(later.moves.len(), 1);
+    assert_eq!(later.moves[0].tx_hash.to_string(), through);
+}
+
+fn hex_of(a: Address) -> String {
+    a.as_slice().iter().map(|b| format!("{b:02x}")).collect()
+}

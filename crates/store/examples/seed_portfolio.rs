@@ -64,6 +64,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             status: "confirmed".into(),
             block: Some(i64::from(n)),
             created_at: now - i64::from(txs - n) * 60,
+            fee_paid: Some("21000000000000".into()),
         })
         .collect();
     store.record_sends(&rows)?;

@@ -13,246 +13,17 @@ use std::{
 };
 
 use rusqlite::{params, Connection, OptionalExtension};
-use serde::{Deserialize, Serialize};
 
-/// The migrations, in order; index + 1 is the schema version they lead to.
-const MIGRATIONS: &[&str] = &[
-    // 1: accounts, EVM networks and tokens the user added, EVM sends, settings.
-    "CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-     CREATE TABLE accounts (
-         id INTEGER PRIMARY KEY,
-         chain TEXT NOT NULL CHECK (chain IN ('evm', 'bitcoin')),
-         signer TEXT NOT NULL,
-         signer_name TEXT NOT NULL,
-         label TEXT NOT NULL,
-         address TEXT NOT NULL,
-         path TEXT,
-         created_at INTEGER NOT NULL,
-         UNIQUE (chain, signer, address)
-     );
-     CREATE TABLE evm_networks (key TEXT PRIMARY KEY, body TEXT NOT NULL);
-     CREATE TABLE evm_tokens (
-         network TEXT NOT NULL,
-         address TEXT NOT NULL,
-         symbol TEXT NOT NULL,
-         decimals INTEGER NOT NULL,
-         PRIMARY KEY (network, address)
-     );
-     CREATE TABLE evm_sends (
-         hash TEXT PRIMARY KEY,
-         network TEXT NOT NULL,
-         account_id INTEGER REFERENCES accounts(id) ON DELETE SET NULL,
-         review TEXT NOT NULL,
-         status TEXT NOT NULL,
-         block INTEGER,
-         created_at INTEGER NOT NULL
-     );",
-    // 2: fiat prices: spot (day 0) and daily history, as exact decimal text.
-    "CREATE TABLE prices (
-         coin TEXT NOT NULL,
-         currency TEXT NOT NULL,
-         day INTEGER NOT NULL,
-         price TEXT NOT NULL,
-         change_24h TEXT,
-         fetched_at INTEGER NOT NULL,
-         PRIMARY KEY (coin, currency, day)
-     );",
-    // 3: the signing journal, hash-chained.
-    "CREATE TABLE journal (
-         seq INTEGER PRIMARY KEY,
-         at INTEGER NOT NULL,
-         signer TEXT NOT NULL,
-         account TEXT NOT NULL,
-         chain TEXT NOT NULL,
-         review TEXT NOT NULL,
-         outcome TEXT NOT NULL,
-         txid TEXT,
-         prev TEXT NOT NULL,
-         hash TEXT NOT NULL
-     );",
-    // 4: the last balances read, so the portfolio shows at once before any network call.
-    "CREATE TABLE balances (
-         account_id INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
-         network TEXT NOT NULL,
-         asset TEXT NOT NULL,
-         symbol TEXT NOT NULL,
-         decimals INTEGER NOT NULL,
-         units TEXT NOT NULL,
-         updated_at INTEGER NOT NULL,
-         PRIMARY KEY (account_id, network, asset)
-     );",
-    // 5: the network a (Bitcoin) account is on.
-    "ALTER TABLE accounts ADD COLUMN network TEXT;",
-    // 6: labels as BIP329 has them (type, ref, label; `spendable` for outputs, false = frozen).
-    "CREATE TABLE labels (
-         kind TEXT NOT NULL,
-         ref TEXT NOT NULL,
-         label TEXT NOT NULL,
-         spendable INTEGER,
-         PRIMARY KEY (kind, ref)
-     );",
-    // 7: hardware wallets seen, by master fingerprint (a device's USB path changes; its seed
-    // does not), so the app can name a signer that is not plugged in.
-    "CREATE TABLE devices (
-         fingerprint TEXT PRIMARY KEY,
-         vendor TEXT NOT NULL,
-         model_name TEXT NOT NULL,
-         emulated INTEGER NOT NULL,
-         first_seen INTEGER NOT NULL,
-         last_seen INTEGER NOT NULL
-     );",
-    // 8: token transfers to and from EVM accounts, from the node's event logs (what the
-    // accounts received, not only what the app sent).
-    "CREATE TABLE evm_transfers (
-         network TEXT NOT NULL,
-         tx_hash TEXT NOT NULL,
-         log_index INTEGER NOT NULL,
-         token TEXT NOT NULL,
-         from_addr TEXT NOT NULL,
-         to_addr TEXT NOT NULL,
-         units TEXT NOT NULL,
-         block INTEGER NOT NULL,
-         PRIMARY KEY (network, tx_hash, log_index)
-     );",
-];
+mod evm;
+mod journal;
+mod market;
+mod migrations;
+mod rows;
 
-/// A token transfer from or to one of the accounts (EVM event log).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct TransferRow {
-    /// Network key.
-    pub network: String,
-    /// Transaction hash.
-    pub tx_hash: String,
-    /// Position of the event in its block.
-    pub log_index: i64,
-    /// Token contract.
-    pub token: String,
-    /// Sender.
-    pub from_addr: String,
-    /// Recipient.
-    pub to_addr: String,
-    /// Base units, decimal text (exact).
-    pub units: String,
-    /// Block number.
-    pub block: i64,
-}
-
-/// A hardware wallet seen at least once with its fingerprint readable.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct DeviceRow {
-    /// Master-key fingerprint, 8 hex digits.
-    pub fingerprint: String,
-    /// Maker ("ledger", "trezor", …).
-    pub vendor: String,
-    /// "Ledger Nano X".
-    pub model_name: String,
-    /// An emulator or simulator.
-    pub emulated: bool,
-    /// Unix seconds.
-    pub first_seen: i64,
-    /// Unix seconds.
-    pub last_seen: i64,
-}
-
-/// A label on a transaction, address or output (BIP329 record).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct LabelRow {
-    /// BIP329 type: tx, addr, output, input, pubkey, xpub.
-    pub kind: String,
-    /// What it labels (txid, address, txid:vout, …).
-    pub reference: String,
-    /// The label.
-    pub label: String,
-    /// Outputs only: false when the user froze the coin.
-    pub spendable: Option<bool>,
-}
-
-/// One cached balance.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct BalanceRow {
-    /// The account.
-    pub account_id: i64,
-    /// Network key.
-    pub network: String,
-    /// "native" or the token contract.
-    pub asset: String,
-    /// Ticker.
-    pub symbol: String,
-    /// Decimal places.
-    pub decimals: u8,
-    /// Base units, decimal text (exact).
-    pub units: String,
-    /// Unix seconds.
-    pub updated_at: i64,
-}
-
-/// The hash before the first journal entry.
-pub const JOURNAL_GENESIS: &str =
-    "0000000000000000000000000000000000000000000000000000000000000000";
-
-/// One signing request as the journal keeps it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct JournalEntry {
-    /// Position, from 1.
-    pub seq: i64,
-    /// Unix seconds.
-    pub at: i64,
-    /// Who was asked to sign (device name and fingerprint, "Software wallet").
-    pub signer: String,
-    /// Which account.
-    pub account: String,
-    /// "bitcoin", "evm:<chain id>".
-    pub chain: String,
-    /// What was shown for review, as JSON (outputs, amounts, fee, chain).
-    pub review: String,
-    /// "signed", "broadcast", "rejected", "failed: …".
-    pub outcome: String,
-    /// Transaction id, once broadcast.
-    pub txid: Option<String>,
-    /// The previous entry's hash.
-    pub prev: String,
-    /// SHA-256 of this entry's fields and `prev`.
-    pub hash: String,
-}
-
-/// Where the journal's chain is broken.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("journal entry {seq} is not what was written: {reason}")]
-pub struct JournalBreak {
-    /// The first entry that does not check out.
-    pub seq: i64,
-    /// How.
-    pub reason: String,
-}
-
-fn entry_hash(e: &JournalEntry) -> String {
-    use sha2::{Digest, Sha256};
-    // Length-prefixed fields: no two different entries hash the same text.
-    let mut h = Sha256::new();
-    for f in [
-        e.seq.to_string().as_str(),
-        e.at.to_string().as_str(),
-        &e.signer,
-        &e.account,
-        &e.chain,
-        &e.review,
-        &e.outcome,
-        e.txid.as_deref().unwrap_or(""),
-        &e.prev,
-    ] {
-        h.update((f.len() as u64).to_be_bytes());
-        h.update(f.as_bytes());
-    }
-    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// The schema version this build writes.
-pub const SCHEMA_VERSION: u32 = MIGRATIONS.len() as u32;
+pub use journal::{JournalBreak, JournalEntry, JOURNAL_GENESIS};
+use migrations::MIGRATIONS;
+pub use migrations::SCHEMA_VERSION;
+pub use rows::{AccountRow, BalanceRow, DeviceRow, LabelRow, SendRow, TransferRow, UserData};
 
 /// Why the store failed.
 #[derive(Debug, thiserror::Error)]
@@ -272,70 +43,6 @@ pub enum StoreError {
     /// The signing journal does not check out.
     #[error(transparent)]
     Journal(#[from] JournalBreak),
-}
-
-/// An account the user added.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct AccountRow {
-    /// Row id.
-    pub id: i64,
-    /// "evm" or "bitcoin".
-    pub chain: String,
-    /// Who signs: a master fingerprint, "soft" for the software wallet, "watch" for watch-only.
-    pub signer: String,
-    /// The signer's name when added ("Ledger Nano X", "Software wallet").
-    pub signer_name: String,
-    /// The user's label.
-    pub label: String,
-    /// Address (EVM) or descriptor (Bitcoin).
-    pub address: String,
-    /// Derivation path, if the signer holds the key.
-    pub path: Option<String>,
-    /// Unix seconds.
-    pub created_at: i64,
-    /// The network, for accounts tied to one (Bitcoin: main, testnet4, signet, regtest).
-    #[serde(default)]
-    pub network: Option<String>,
-}
-
-/// A send made from the app.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct SendRow {
-    /// Transaction hash.
-    pub hash: String,
-    /// Network key.
-    pub network: String,
-    /// The sending account, if still present.
-    pub account_id: Option<i64>,
-    /// The review shown and signed, as JSON.
-    pub review: String,
-    /// "pending", "confirmed", "failed".
-    pub status: String,
-    /// Block, once mined.
-    pub block: Option<i64>,
-    /// Unix seconds.
-    pub created_at: i64,
-}
-
-/// What the user typed, as exported before migrations.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct UserData {
-    /// Schema version it was read from.
-    pub schema_version: u32,
-    /// Accounts.
-    pub accounts: Vec<AccountRow>,
-    /// Settings.
-    pub settings: Vec<(String, String)>,
-    /// User networks (JSON bodies).
-    pub evm_networks: Vec<(String, String)>,
-    /// User tokens: (network, address, symbol, decimals).
-    pub evm_tokens: Vec<(String, String, String, i64)>,
-    /// Labels and frozen coins (absent in exports from before schema 6).
-    #[serde(default)]
-    pub labels: Vec<LabelRow>,
 }
 
 /// What opening found, for the app to tell the user.
@@ -382,24 +89,6 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
         f.sync_all()?;
     }
     std::fs::rename(&tmp, path)?;
-    Ok(())
-}
-
-fn insert_send(conn: &Connection, s: &SendRow) -> Result<(), StoreError> {
-    conn.execute(
-        "INSERT INTO evm_sends (hash, network, account_id, review, status, block, created_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
-         ON CONFLICT(hash) DO UPDATE SET status = excluded.status, block = excluded.block",
-        params![
-            s.hash,
-            s.network,
-            s.account_id,
-            s.review,
-            s.status,
-            s.block,
-            s.created_at
-        ],
-    )?;
     Ok(())
 }
 
@@ -719,318 +408,6 @@ impl Store {
         Ok(removed)
     }
 
-    /// Remembers a token on a network.
-    pub fn add_token(
-        &self,
-        network: &str,
-        address: &str,
-        symbol: &str,
-        decimals: u8,
-    ) -> Result<(), StoreError> {
-        self.conn.execute(
-            "INSERT OR REPLACE INTO evm_tokens (network, address, symbol, decimals) VALUES (?1, ?2, ?3, ?4)",
-            params![network, address, symbol, decimals],
-        )?;
-        self.save_user_data()?;
-        Ok(())
-    }
-
-    /// The tokens added on a network: (address, symbol, decimals).
-    pub fn tokens(&self, network: &str) -> Result<Vec<(String, String, u8)>, StoreError> {
-        let mut q = self.conn.prepare(
-            "SELECT address, symbol, decimals FROM evm_tokens WHERE network = ?1 ORDER BY symbol",
-        )?;
-        let rows = q
-            .query_map(params![network], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
-            .collect::<Result<_, _>>()?;
-        Ok(rows)
-    }
-
-    /// Records a send (or updates its status).
-    pub fn record_send(&self, s: &SendRow) -> Result<(), StoreError> {
-        insert_send(&self.conn, s)
-    }
-
-    /// Keeps token transfers (each once, however often it is read).
-    pub fn put_transfers(&mut self, rows: &[TransferRow]) -> Result<(), StoreError> {
-        let tx = self.conn.transaction()?;
-        for r in rows {
-            tx.execute(
-                "INSERT OR IGNORE INTO evm_transfers
-                 (network, tx_hash, log_index, token, from_addr, to_addr, units, block)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-                params![
-                    r.network,
-                    r.tx_hash,
-                    r.log_index,
-                    r.token,
-                    r.from_addr,
-                    r.to_addr,
-                    r.units,
-                    r.block
-                ],
-            )?;
-        }
-        tx.commit()?;
-        Ok(())
-    }
-
-    /// Token transfers on a network, newest first.
-    pub fn transfers(&self, network: &str) -> Result<Vec<TransferRow>, StoreError> {
-        let mut q = self.conn.prepare(
-            "SELECT network, tx_hash, log_index, token, from_addr, to_addr, units, block
-             FROM evm_transfers WHERE network = ?1 ORDER BY block DESC, log_index DESC",
-        )?;
-        let rows = q
-            .query_map(params![network], |r| {
-                Ok(TransferRow {
-                    network: r.get(0)?,
-                    tx_hash: r.get(1)?,
-                    log_index: r.get(2)?,
-                    token: r.get(3)?,
-                    from_addr: r.get(4)?,
-                    to_addr: r.get(5)?,
-                    units: r.get(6)?,
-                    block: r.get(7)?,
-                })
-            })?
-            .collect::<Result<_, _>>()?;
-        Ok(rows)
-    }
-
-    /// Records many sends in one transaction (one disk sync, not one per row).
-    pub fn record_sends(&mut self, rows: &[SendRow]) -> Result<(), StoreError> {
-        let tx = self.conn.transaction()?;
-        for s in rows {
-            insert_send(&tx, s)?;
-        }
-        tx.commit()?;
-        Ok(())
-    }
-
-    /// Sends on a network, newest first.
-    pub fn sends(&self, network: &str) -> Result<Vec<SendRow>, StoreError> {
-        let mut q = self.conn.prepare(
-            "SELECT hash, network, account_id, review, status, block, created_at FROM evm_sends
-             WHERE network = ?1 ORDER BY created_at DESC, rowid DESC",
-        )?;
-        let rows = q
-            .query_map(params![network], |r| {
-                Ok(SendRow {
-                    hash: r.get(0)?,
-                    network: r.get(1)?,
-                    account_id: r.get(2)?,
-                    review: r.get(3)?,
-                    status: r.get(4)?,
-                    block: r.get(5)?,
-                    created_at: r.get(6)?,
-                })
-            })?
-            .collect::<Result<_, _>>()?;
-        Ok(rows)
-    }
-
-    /// Stores a price: `day` 0 is the spot price, otherwise unix days.
-    pub fn put_price(
-        &self,
-        coin: &str,
-        currency: &str,
-        day: i64,
-        price: &str,
-        change_24h: Option<&str>,
-    ) -> Result<(), StoreError> {
-        self.conn.execute(
-            "INSERT INTO prices (coin, currency, day, price, change_24h, fetched_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-             ON CONFLICT(coin, currency, day) DO UPDATE SET price = excluded.price,
-                 change_24h = excluded.change_24h, fetched_at = excluded.fetched_at",
-            params![coin, currency, day, price, change_24h, now()],
-        )?;
-        Ok(())
-    }
-
-    /// A stored price: (price, 24 h change, fetched at unix seconds).
-    pub fn price(
-        &self,
-        coin: &str,
-        currency: &str,
-        day: i64,
-    ) -> Result<Option<(String, Option<String>, i64)>, StoreError> {
-        Ok(self
-            .conn
-            .query_row(
-                "SELECT price, change_24h, fetched_at FROM prices WHERE coin = ?1 AND currency = ?2 AND day = ?3",
-                params![coin, currency, day],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-            )
-            .optional()?)
-    }
-
-    /// Appends a signing request to the journal; returns the entry with its hash.
-    #[allow(clippy::too_many_arguments)]
-    pub fn journal_append(
-        &mut self,
-        signer: &str,
-        account: &str,
-        chain: &str,
-        review: &str,
-        outcome: &str,
-        txid: Option<&str>,
-    ) -> Result<JournalEntry, StoreError> {
-        let tx = self.conn.transaction()?;
-        let last: Option<(i64, String)> = tx
-            .query_row(
-                "SELECT seq, hash FROM journal ORDER BY seq DESC LIMIT 1",
-                [],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
-            .optional()?;
-        let (seq, prev) = match last {
-            Some((s, h)) => (s + 1, h),
-            None => (1, JOURNAL_GENESIS.to_owned()),
-        };
-        let mut e = JournalEntry {
-            seq,
-            at: now(),
-            signer: signer.into(),
-            account: account.into(),
-            chain: chain.into(),
-            review: review.into(),
-            outcome: outcome.into(),
-            txid: txid.map(str::to_owned),
-            prev,
-            hash: String::new(),
-        };
-        e.hash = entry_hash(&e);
-        tx.execute(
-            "INSERT INTO journal (seq, at, signer, account, chain, review, outcome, txid, prev, hash)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-            params![e.seq, e.at, e.signer, e.account, e.chain, e.review, e.outcome, e.txid, e.prev, e.hash],
-        )?;
-        // The head is kept apart so that removing the newest entries shows too.
-        tx.execute(
-            "INSERT INTO settings (key, value) VALUES ('journal.head', ?1)
-             ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-            params![format!("{}:{}", e.seq, e.hash)],
-        )?;
-        tx.commit()?;
-        Ok(e)
-    }
-
-    /// The journal, oldest first.
-    pub fn journal(&self) -> Result<Vec<JournalEntry>, StoreError> {
-        let mut q = self.conn.prepare(
-            "SELECT seq, at, signer, account, chain, review, outcome, txid, prev, hash FROM journal ORDER BY rowid",
-        )?;
-        let rows = q
-            .query_map([], |r| {
-                Ok(JournalEntry {
-                    seq: r.get(0)?,
-                    at: r.get(1)?,
-                    signer: r.get(2)?,
-                    account: r.get(3)?,
-                    chain: r.get(4)?,
-                    review: r.get(5)?,
-                    outcome: r.get(6)?,
-                    txid: r.get(7)?,
-                    prev: r.get(8)?,
-                    hash: r.get(9)?,
-                })
-            })?
-            .collect::<Result<_, _>>()?;
-        Ok(rows)
-    }
-
-    /// Checks the whole chain: each entry's hash, its link to the one before, the numbering,
-    /// and the recorded head. Names the first entry that fails.
-    pub fn journal_verify(&self) -> Result<usize, StoreError> {
-        let entries = self.journal()?;
-        let broken = |seq: i64, reason: &str| {
-            StoreError::Journal(JournalBreak {
-                seq,
-                reason: reason.into(),
-            })
-        };
-        let mut prev = JOURNAL_GENESIS.to_owned();
-        for (i, e) in entries.iter().enumerate() {
-            let expected_seq = i as i64 + 1;
-            if e.seq != expected_seq {
-                return Err(broken(expected_seq, "missing or out of order"));
-            }
-            if e.prev != prev {
-                return Err(broken(
-                    e.seq,
-                    "its link to the entry before is broken (an entry was removed or reordered)",
-                ));
-            }
-            if entry_hash(e) != e.hash {
-                return Err(broken(e.seq, "its contents were changed"));
-            }
-            prev = e.hash.clone();
-        }
-        let head = self.setting("journal.head")?;
-        let last = entries.last().map(|e| format!("{}:{}", e.seq, e.hash));
-        if head != last {
-            let seq = entries.len() as i64 + 1;
-            return Err(broken(seq, "the newest entries are missing"));
-        }
-        Ok(entries.len())
-    }
-
-    /// Replaces the cached balances of `network` with `rows`.
-    pub fn put_balances(&mut self, network: &str, rows: &[BalanceRow]) -> Result<(), StoreError> {
-        let tx = self.conn.transaction()?;
-        tx.execute("DELETE FROM balances WHERE network = ?1", params![network])?;
-        for r in rows {
-            tx.execute(
-                "INSERT OR REPLACE INTO balances (account_id, network, asset, symbol, decimals, units, updated_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                params![r.account_id, network, r.asset, r.symbol, r.decimals, r.units, r.updated_at],
-            )?;
-        }
-        tx.commit()?;
-        Ok(())
-    }
-
-    /// The cached balances of `network`.
-    pub fn balances(&self, network: &str) -> Result<Vec<BalanceRow>, StoreError> {
-        let mut q = self.conn.prepare(
-            "SELECT account_id, network, asset, symbol, decimals, units, updated_at FROM balances
-             WHERE network = ?1 ORDER BY account_id, asset",
-        )?;
-        let rows = q
-            .query_map(params![network], |r| {
-                Ok(BalanceRow {
-                    account_id: r.get(0)?,
-                    network: r.get(1)?,
-                    asset: r.get(2)?,
-                    symbol: r.get(3)?,
-                    decimals: r.get(4)?,
-                    units: r.get(5)?,
-                    updated_at: r.get(6)?,
-                })
-            })?
-            .collect::<Result<_, _>>()?;
-        Ok(rows)
-    }
-
-    /// Daily prices of `coin` since `from_day` (unix days): (day, price).
-    pub fn price_history(
-        &self,
-        coin: &str,
-        currency: &str,
-        from_day: i64,
-    ) -> Result<Vec<(i64, String)>, StoreError> {
-        let mut q = self.conn.prepare(
-            "SELECT day, price FROM prices WHERE coin = ?1 AND currency = ?2 AND day >= ?3 AND day > 0 ORDER BY day",
-        )?;
-        let rows = q
-            .query_map(params![coin, currency, from_day], |r| {
-                Ok((r.get(0)?, r.get(1)?))
-            })?
-            .collect::<Result<_, _>>()?;
-        Ok(rows)
-    }
-
     /// A setting.
     pub fn setting(&self, key: &str) -> Result<Option<String>, StoreError> {
         Ok(self
@@ -1126,6 +503,7 @@ mod tests {
             status: "pending".into(),
             block: None,
             created_at: 1,
+            fee_paid: None,
         })
         .expect("send");
         s.record_send(&SendRow {
@@ -1136,9 +514,26 @@ mod tests {
             status: "confirmed".into(),
             block: Some(7),
             created_at: 1,
+            fee_paid: Some("21000".into()),
         })
         .expect("update");
         assert_eq!(s.sends("ethereum").expect("sends")[0].status, "confirmed");
+        // A later update that does not know the fee keeps it.
+        s.record_send(&SendRow {
+            hash: "0x01".into(),
+            network: "ethereum".into(),
+            account_id: Some(a.id),
+            review: "{}".into(),
+            status: "confirmed".into(),
+            block: Some(7),
+            created_at: 1,
+            fee_paid: None,
+        })
+        .expect("again");
+        assert_eq!(
+            s.sends("ethereum").expect("sends")[0].fee_paid.as_deref(),
+            Some("21000")
+        );
         // Removing the account keeps the send, detached.
         assert!(s.remove_account(a.id).expect("rm"));
         assert_eq!(s.sends("ethereum").expect("sends")[0].account_id, None);
@@ -1240,10 +635,20 @@ mod tests {
                 to_addr: "0x73d0385F4d8E00C5e6504C6030F47BF6212736A8".into(),
                 units: "1000000".into(),
                 block: 16,
+                time: None,
+                fee: None,
             };
             s.put_transfers(&[transfer.clone(), transfer.clone()])
                 .expect("transfers");
-            assert_eq!(s.transfers("local").expect("read"), vec![transfer]);
+            assert_eq!(s.transfers("local").expect("read"), vec![transfer.clone()]);
+            // Read again with its block's time: kept once, time learnt.
+            let timed = TransferRow {
+                time: Some(1_700_000_000),
+                ..transfer
+            };
+            s.put_transfers(std::slice::from_ref(&timed))
+                .expect("again");
+            assert_eq!(s.transfers("local").expect("read"), vec![timed]);
             s.device_seen(&DeviceRow {
                 last_seen: 20,
                 ..seen.clone()

@@ -64,8 +64,16 @@ export const commands = {
 	evmSendStatus: (network: string, hash: string) => typedError<string, AppError>(__TAURI_INVOKE("evm_send_status", { network, hash })),
 	/**  The sends made from the app. */
 	evmSends: (network: string) => typedError<SendView[], AppError>(__TAURI_INVOKE("evm_sends", { network })),
-	/**  Token transfers to and from the accounts (read from the node's logs at each refresh). */
+	/**
+	 *  Transfers to and from the accounts: tokens from the node's logs, the native coin where
+	 *  the node indexes addresses (read at each refresh).
+	 */
 	evmTransfers: (network: string) => typedError<TransferView[], AppError>(__TAURI_INVOKE("evm_transfers", { network })),
+	/**
+	 *  Whether the network's node lists native-coin payments (it indexes addresses); null before
+	 *  the first refresh.
+	 */
+	evmListsNative: (network: string) => typedError<boolean | null, AppError>(__TAURI_INVOKE("evm_lists_native", { network })),
 	/**  The Bitcoin accounts of a network (main, test, signet, regtest). */
 	btcAccounts: (network: string) => typedError<BtcAccountView[], AppError>(__TAURI_INVOKE("btc_accounts", { network })),
 	/**  Adds a Bitcoin account: signer is a device id, "soft" or "watch" (with `watch`). */
@@ -947,7 +955,7 @@ export type TokenAmountView = {
 	amount: string | null,
 };
 
-/**  A token transfer as an account's list shows it. */
+/**  A transfer (token or native coin) as an account's list shows it. */
 export type TransferView = {
 	/**  The account it concerns. */
 	accountId: number,
@@ -961,6 +969,8 @@ export type TransferView = {
 	hash: string,
 	/**  Block number (text). */
 	block: string,
+	/**  Block time (unix seconds), when known. */
+	time: number | null,
 	/**  Explorer link, when the network has one. */
 	link: string | null,
 };

@@ -94,6 +94,7 @@ export const api = {
   evmSendStatus: (network: string, hash: string) => call(commands.evmSendStatus(network, hash)),
   evmSends: (network: string) => call(commands.evmSends(network)),
   evmTransfers: (network: string) => call(commands.evmTransfers(network)),
+  evmListsNative: (network: string) => call(commands.evmListsNative(network)),
   btcAccounts: (network: string) => call(commands.btcAccounts(network)),
   btcAddAccount: (signer: string, kind: string, network: string, index: number, watch: string | null, label: string) =>
     call(commands.btcAddAccount(signer, kind, network, index, watch, label)),
