@@ -60,7 +60,7 @@ impl SoftWallet {
         let master = Xpriv::new_master(NetworkKind::Main, seed)
             .map_err(|e| SignerError::InvalidRequest(format!("unusable seed: {e}")))?;
         Ok(Self {
-            secp: Secp256k1::new(),
+            secp: blinded_context()?,
             master,
             derived: Default::default(),
         })
@@ -116,6 +116,19 @@ impl SoftWallet {
     ) -> Result<Signature, SignerError> {
         self.sign_hash(path, &eip191_hash_message(message))
     }
+}
+
+/// A context blinded with fresh OS randomness. Done here rather than left to the library's
+/// defaults because the workspace turns the default blinding off for public-key-only contexts
+/// (see `coldlink-btc`'s manifest); this one computes with secret keys.
+fn blinded_context() -> Result<Secp256k1<All>, SignerError> {
+    let mut secp = Secp256k1::new();
+    let mut seed = zeroize::Zeroizing::new([0u8; 32]);
+    getrandom::getrandom(seed.as_mut()).map_err(|e| {
+        SignerError::InvalidRequest(format!("the operating system gave no randomness: {e}"))
+    })?;
+    secp.seeded_randomize(&seed);
+    Ok(secp)
 }
 
 /// Recoverable ECDSA over a 32-byte hash (RFC 6979 nonces, low-S).
