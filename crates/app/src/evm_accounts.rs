@@ -413,7 +413,12 @@ impl Coldlink {
                 &t.symbol,
                 t.decimals,
             )
-            .map_err(store_error)
+            .map_err(store_error)?;
+            // The logs read so far did not ask for this token: read them again at the next
+            // refresh (rows already kept are not doubled).
+            s.remove_settings(&format!("evm.transfers.{}.", net.key))
+                .map_err(store_error)
+                .map(|_| ())
         })?;
         Ok(TokenAmountView {
             symbol: t.symbol,

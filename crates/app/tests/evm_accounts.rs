@@ -115,6 +115,23 @@ fn accounts_tokens_review_send_and_history() {
         (got_eth.account_id, got_eth.amount.as_str()),
         (watched.id, "1 ETH")
     );
+    // A token added after its transfers were read: its past transfers are read at the next
+    // refresh (here the mint of 7 TWO to the Ledger's account, before anything else).
+    let two = deploy_cold_token(node.port, LEDGER, "TWO", 7 * 10u128.pow(18));
+    app.portfolio_refresh("local").expect("refresh");
+    let minted = |app: &Coldlink| {
+        app.evm_transfers("local")
+            .expect("transfers")
+            .into_iter()
+            .filter(|t| t.amount == "7 TWO")
+            .count()
+    };
+    assert_eq!(minted(&app), 0, "not asked for yet");
+    app.evm_add_token("local", &two).expect("token");
+    app.portfolio_refresh("local").expect("refresh");
+    assert_eq!(minted(&app), 1, "read back once added");
+    app.portfolio_refresh("local").expect("again");
+    assert_eq!(minted(&app), 1, "and kept once");
 
     // A custom fee, in gwei; nonsense is refused before the device is asked. The review shows
     // the amount and the maximum fee in the user's currency, exactly: 0.001 ETH at 2500.5 CHF.

@@ -420,6 +420,16 @@ impl Store {
             .optional()?)
     }
 
+    /// Removes every setting whose key starts with `prefix` (one export of the user's data).
+    pub fn remove_settings(&self, prefix: &str) -> Result<usize, StoreError> {
+        let n = self.conn.execute(
+            "DELETE FROM settings WHERE substr(key, 1, length(?1)) = ?1",
+            params![prefix],
+        )?;
+        self.save_user_data()?;
+        Ok(n)
+    }
+
     /// Sets a setting.
     pub fn set_setting(&self, key: &str, value: &str) -> Result<(), StoreError> {
         self.conn.execute(
