@@ -134,6 +134,9 @@ test("send an ERC-20 from the demo Ledger through the review screen", async () =
 
     // Accounts: the local network is first; add the Ledger's first EVM account and the token.
     await s.click(await s.waitFor('[data-nav="accounts"]'));
+    // The page has read its (empty) account list before the form is opened: a click during
+    // that first load was once lost under a loaded machine.
+    await s.waitFor('[data-testid="evm-section"][data-loaded="true"]', 20000);
     await s.click(await s.waitFor('[data-testid="evm-add"]', 10000));
     await choose(s, '[data-testid="evm-signer"]', ledgerId);
     await s.click(await s.waitFor('[data-testid="evm-add-confirm"]'));
@@ -184,6 +187,7 @@ test("send an ERC-20 from the demo Ledger through the review screen", async () =
 
     // Add the watch-only account too: the portfolio then spans two accounts.
     await s.click(await s.waitFor('[data-nav="accounts"]'));
+    await s.waitFor('[data-testid="evm-section"][data-loaded="true"]', 20000);
     await s.click(await s.waitFor('[data-testid="evm-add"]', 10000));
     await choose(s, '[data-testid="evm-signer"]', "watch");
     await s.type(await s.waitFor('[data-testid="evm-watch-address"]'), TREZOR);
