@@ -359,7 +359,8 @@ impl<'a> Rewind<'a> {
     /// asset spent entirely still has its past.
     pub(crate) fn new(mut today: BTreeMap<BalanceKey, U256>, moves: &'a [Movement]) -> Self {
         let mut later: Vec<&Movement> = moves.iter().filter(|m| m.time.is_some()).collect();
-        later.sort_by_key(|m| std::cmp::Reverse(m.time));
+        // Newest first; within a second, the later block first (unconfirmed last of all).
+        later.sort_by_key(|m| std::cmp::Reverse((m.time, m.block.unwrap_or(i64::MAX))));
         for m in &later {
             for symbol in [&m.symbol, &m.fee_symbol] {
                 today
@@ -375,17 +376,34 @@ impl<'a> Rewind<'a> {
     }
 
     /// The balances just before `at` (unix seconds); `at` must not increase between calls.
+    /// The movements undone in one step are applied together — what left the accounts is
+    /// given back before what arrived is taken away — so blocks found in the same second, or
+    /// a send and the payment it spent, never clip a balance at zero on the way.
     pub(crate) fn before(&mut self, at: i64) -> &BTreeMap<BalanceKey, U256> {
-        while let Some(m) = self.later.get(self.next).filter(|m| m.time >= Some(at)) {
-            for ((network, account, symbol), balance) in self.balances.iter_mut() {
-                if *network != m.network || *account != m.account_id {
-                    continue;
-                }
-                let (up, down) = m.change_of(symbol);
-                // A history the node told only in part must not make a balance negative.
-                *balance = balance.saturating_sub(up).saturating_add(down);
-            }
+        let start = self.next;
+        while self
+            .later
+            .get(self.next)
+            .is_some_and(|m| m.time >= Some(at))
+        {
             self.next += 1;
+        }
+        let batch = &self.later[start..self.next];
+        for give_back in [true, false] {
+            for m in batch {
+                for ((network, account, symbol), balance) in self.balances.iter_mut() {
+                    if *network != m.network || *account != m.account_id {
+                        continue;
+                    }
+                    let (up, down) = m.change_of(symbol);
+                    // A history the node told only in part must not make a balance negative.
+                    *balance = if give_back {
+                        balance.saturating_add(down)
+                    } else {
+                        balance.saturating_sub(up)
+                    };
+                }
+            }
         }
         &self.balances
     }
@@ -443,6 +461,22 @@ mod tests {
         assert_eq!(at(20), (U256::from(93u64), U256::ZERO));
         // Before the first receipt: nothing (never below zero).
         assert_eq!(at(0), (U256::ZERO, U256::ZERO));
+    }
+
+    #[test]
+    fn a_payment_and_the_send_that_spent_it_in_the_same_second_walk_back_to_zero() {
+        let now: BTreeMap<_, _> =
+            [(("local".to_owned(), 1, "ETH".to_owned()), U256::from(39u64))].into();
+        // Listed newest last, both at second 5: the walk must not clip at zero in between.
+        let moves = [
+            mv("ETH", true, 50, None, 5),
+            mv("ETH", false, 10, Some(1), 5),
+        ];
+        let mut rewind = Rewind::new(now, &moves);
+        assert_eq!(
+            rewind.before(5)[&("local".to_owned(), 1, "ETH".to_owned())],
+            U256::ZERO
+        );
     }
 
     #[test]

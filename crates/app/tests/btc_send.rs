@@ -56,8 +56,28 @@ fn fund_sync_send_with_every_signer_and_refuse_what_is_wrong() {
     let dir = std::env::temp_dir().join(format!("coldlink-app-btc-data-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     let exports = dir.join("exports");
-    let prices =
-        coldlink_testkit::price_server(r#"{"bitcoin":{"usd":50000,"usd_24h_change":1.5}}"#);
+    // Spot 50,000 USD; daily history yesterday 48,000 and today 50,000.
+    let day_ms = 86_400_000u64;
+    let today = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_millis() as u64
+        / day_ms
+        * day_ms;
+    let chart: &'static str = Box::leak(
+        format!(
+            r#"{{"prices":[[{},48000],[{today},50000]]}}"#,
+            today - day_ms
+        )
+        .into_boxed_str(),
+    );
+    let prices = coldlink_testkit::price_server_routes(vec![
+        (
+            "/simple/price",
+            r#"{"bitcoin":{"usd":50000,"usd_24h_change":1.5}}"#,
+        ),
+        ("/coins/bitcoin/market_chart", chart),
+    ]);
     let app = Coldlink::new(AppConfig {
         data_dir: Some(dir.clone()),
         prices_url: Some(prices),
@@ -253,7 +273,22 @@ fn fund_sync_send_with_every_signer_and_refuse_what_is_wrong() {
         .lines()
         .find(|l| l.contains(&h[1].txid))
         .expect("the payment in");
-    assert!(in_line.contains(",BTC,0.5,,,"), "{in_line}");
+    assert!(in_line.contains(",BTC,0.5,,,25000.00,USD,"), "{in_line}");
+    // Value over time: today the three accounts' balances at 50,000; yesterday, with today's
+    // payments in and sends out (fees included) walked back, exactly nothing.
+    let held: u64 = synced.iter().map(|s| sats(&s.confirmed)).sum();
+    let chart = app
+        .portfolio_history("bitcoin:regtest", 7)
+        .expect("history");
+    assert_eq!(chart.len(), 2, "{chart:?}");
+    assert_eq!(chart[0].value, "0", "{chart:?}");
+    assert_eq!(
+        chart[1].value,
+        (coldlink_prices::Decimal::from(held) * coldlink_prices::Decimal::from(50_000)
+            / coldlink_prices::Decimal::from(100_000_000u64))
+        .round_dp(2)
+        .to_string()
+    );
     let jsonl = app.btc_export_labels().expect("export");
     assert!(
         jsonl.contains(&format!(
