@@ -4,7 +4,9 @@
 //! find it in the history; a watch-only account cannot send; offline, accounts still list.
 
 use coldlink_app::{AppConfig, Coldlink, ErrorKind};
-use coldlink_testkit::{deploy_cold_token, price_server, rpc_raw, start_anvil, CHAIN};
+use coldlink_testkit::{
+    deploy_cold_token, price_server, rpc_raw, send_unlocked, start_anvil, CHAIN,
+};
 use serde_json::json;
 
 const MNEMONIC: &str =
@@ -81,13 +83,10 @@ fn accounts_tokens_review_send_and_history() {
     // the same transfer, received by one and sent by the other, each once however often read.
     // So does ETH paid to it from outside the app (anvil indexes addresses, as Erigon and
     // Reth do through the Otterscan API).
-    let outside = rpc_raw(
+    let (outside, _) = send_unlocked(
         node.port,
-        "eth_sendTransaction",
-        json!([{"from": LEDGER, "to": TREZOR, "value": "0xde0b6b3a7640000"}]),
-    )
-    .expect("1 ETH from outside the app");
-    let outside = outside.as_str().expect("hash").to_owned();
+        json!({"from": LEDGER, "to": TREZOR, "value": "0xde0b6b3a7640000"}),
+    );
     app.portfolio_refresh("local").expect("refresh");
     assert_eq!(app.evm_lists_native("local").expect("read"), Some(true));
     app.portfolio_refresh("local").expect("again");

@@ -9,7 +9,9 @@ use std::str::FromStr;
 
 use coldlink_app::{AppConfig, Coldlink};
 use coldlink_prices::Decimal;
-use coldlink_testkit::{deploy_cold_token, price_server_routes, rpc_raw, start_anvil, CHAIN};
+use coldlink_testkit::{
+    deploy_cold_token, price_server_routes, rpc_raw, send_unlocked, start_anvil, CHAIN,
+};
 use serde_json::json;
 
 const MNEMONIC: &str =
@@ -21,12 +23,10 @@ const WATCHED: &str = "0x73d0385F4d8E00C5e6504C6030F47BF6212736A8";
 fn totals_are_exact_and_the_cache_shows_first() {
     let node = start_anvil(MNEMONIC);
     let token = deploy_cold_token(node.port, LEDGER, "CLD", 40 * 10u128.pow(18));
-    rpc_raw(
+    send_unlocked(
         node.port,
-        "eth_sendTransaction",
-        json!([{"from": LEDGER, "to": WATCHED, "value": "0x1bc16d674ec80000"}]),
-    )
-    .expect("fund 2 ETH");
+        json!({"from": LEDGER, "to": WATCHED, "value": "0x1bc16d674ec80000"}),
+    );
     // Two recent days of history (yesterday at 2400, today at 2500.5).
     let day_ms = 86_400_000u64;
     let today = std::time::SystemTime::now()

@@ -257,7 +257,7 @@ fn deploy_mini_ens(node: &coldlink_testkit::Anvil, from: Address) -> Address {
 /// `CALL(gas, <to>, CALLVALUE, 0, 0, 0, 0)`.
 #[test]
 fn native_history_from_the_address_index() {
-    use coldlink_testkit::rpc_raw;
+    use coldlink_testkit::{rpc_raw, send_unlocked};
     use serde_json::json;
     let node = start_anvil(MNEMONIC);
     let rpc = Rpc::new(&node.url()).expect("rpc");
@@ -267,27 +267,17 @@ fn native_history_from_the_address_index() {
     let me = Address::from_str("0x00000000000000000000000000000000c0ffee07").expect("addr");
     let runtime = format!("5f5f5f5f3473{}5af100", hex_of(me));
     let init = format!("601d600c600039601d6000f3{runtime}");
-    let deploy = rpc_raw(
-        node.port,
-        "eth_sendTransaction",
-        json!([{"from": a0, "data": format!("0x{init}")}]),
-    )
-    .expect("deploy");
-    let receipt = rpc_raw(node.port, "eth_getTransactionReceipt", json!([deploy])).expect("r");
+    let (_, receipt) = send_unlocked(node.port, json!({"from": a0, "data": format!("0x{init}")}));
     let forwarder = receipt["contractAddress"]
         .as_str()
         .expect("created")
         .to_owned();
     let pay = |to: &str, wei: u64, from: String| {
-        rpc_raw(
+        send_unlocked(
             node.port,
-            "eth_sendTransaction",
-            json!([{"from": from, "to": to, "value": format!("0x{wei:x}")}]),
+            json!({"from": from, "to": to, "value": format!("0x{wei:x}")}),
         )
-        .expect("pay")
-        .as_str()
-        .expect("hash")
-        .to_owned()
+        .0
     };
     let direct = pay(&me.to_string(), 1_000, a0.to_string());
     let through = pay(&forwarder, 300, a0.to_string());

@@ -92,7 +92,23 @@ pub fn send_and_confirm(port: u16, raw: &[u8]) -> Value {
         json!([format!("0x{}", hex(raw))]),
     )
     .unwrap_or_else(|e| panic!("the node refused the signed transaction: {e}"));
-    // anvil mines each transaction at once, but the receipt can lag the submission.
+    receipt_of(port, &hash)
+}
+
+/// Sends a transaction from one of the node's own (unlocked) accounts and waits until it is
+/// mined: returns its hash and receipt.
+pub fn send_unlocked(port: u16, tx: Value) -> (String, Value) {
+    let hash = rpc_raw(port, "eth_sendTransaction", json!([tx]))
+        .unwrap_or_else(|e| panic!("the node refused the transaction: {e}"));
+    let hash = hash.as_str().unwrap_or_default().to_owned();
+    let receipt = receipt_of(port, &json!(hash));
+    assert!(!receipt.is_null(), "{hash} was not mined");
+    (hash, receipt)
+}
+
+/// The receipt of `hash` (a JSON string), waited for: anvil mines each transaction at once, but
+/// the receipt can lag the submission. Null after 10 s.
+pub fn receipt_of(port: u16, hash: &Value) -> Value {
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         let r = rpc_raw(port, "eth_getTransactionReceipt", json!([hash])).expect("receipt");
