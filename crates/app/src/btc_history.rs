@@ -6,7 +6,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::{AppError, Coldlink, ErrorKind};
-use coldlink_store::LabelRow;
+use coldlink_store::{AddressTxRow, LabelRow};
 
 /// One transaction in an account's history.
 #[derive(Clone, Debug, Serialize, specta::Type)]
@@ -74,12 +74,76 @@ fn signed_btc(sats: i64) -> String {
 }
 
 impl Coldlink {
+    /// The kept history of an account that is one watched address, with its network; `None`
+    /// for any other account.
+    pub(crate) fn address_txs(
+        &self,
+        account_id: u32,
+    ) -> Result<Option<(bitcoin::Network, Vec<AddressTxRow>)>, AppError> {
+        let e = |x: coldlink_store::StoreError| AppError::internal(x.to_string());
+        let Some(row) = self.with_store(|s| s.account(i64::from(account_id)).map_err(e))? else {
+            return Ok(None);
+        };
+        let Some(network) = row
+            .network
+            .as_deref()
+            .and_then(|n| n.parse::<bitcoin::Network>().ok())
+            .filter(|_| row.chain == "bitcoin")
+        else {
+            return Ok(None);
+        };
+        if !matches!(
+            coldlink_btc::parse_watch(&row.address, network, None),
+            Ok(coldlink_btc::Watched::Address(_))
+        ) {
+            return Ok(None);
+        }
+        let rows = self.with_store(|s| s.address_txs(row.id).map_err(e))?;
+        Ok(Some((network, rows)))
+    }
+
     fn label_rows(&self) -> Result<Vec<LabelRow>, AppError> {
         self.with_store(|s| s.labels().map_err(|e| AppError::internal(e.to_string())))
     }
 
     /// The transactions of an account, newest first, as of its last sync.
     pub fn btc_history(&self, account_id: u32) -> Result<Vec<BtcTxView>, AppError> {
+        if let Some((network, rows)) = self.address_txs(account_id)? {
+            let on_node = self
+                .btc_node(network)?
+                .is_some_and(|n| !matches!(n.kind.as_str(), "electrum" | "esplora"));
+            if rows.is_empty() && on_node {
+                return Err(AppError::new(
+                    ErrorKind::Unsupported,
+                    "a node does not index addresses, so it gives this address's balance but not its transactions: set an Electrum or Esplora server for them",
+                ));
+            }
+            let labels = self.label_rows()?;
+            let tip = self.btc_tip(network);
+            return Ok(rows
+                .into_iter()
+                .map(|r| {
+                    let net = r.received - r.sent;
+                    BtcTxView {
+                        label: labels
+                            .iter()
+                            .find(|l| l.kind == "tx" && l.reference == r.txid)
+                            .map(|l| l.label.clone()),
+                        confirmations: r
+                            .height
+                            .and_then(|h| u32::try_from(h).ok())
+                            .map_or(0, |h| tip.saturating_sub(h) + 1),
+                        time: r.time.and_then(|t| u32::try_from(t).ok()),
+                        net: signed_btc(net),
+                        fee_sats: r.fee.map(|f| f.to_string()),
+                        // Nobody here holds its key: nothing to bump or speed up.
+                        replaceable: false,
+                        incoming_unconfirmed: false,
+                        txid: r.txid,
+                    }
+                })
+                .collect());
+        }
         let (_, _, w) = self.open_wallet(account_id)?;
         let labels = self.label_rows()?;
         let label = |r: &str| {

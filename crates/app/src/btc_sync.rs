@@ -114,6 +114,43 @@ pub struct BtcBalanceView {
 }
 
 impl Coldlink {
+    /// Keeps what the server said of a single-address account: its transactions, and the
+    /// tip they were read at (for confirmations later, offline too).
+    fn keep_address_history(
+        &self,
+        account_id: i64,
+        network: Network,
+        tip: u64,
+        list: &[coldlink_btc::backend::AddressTx],
+    ) -> Result<(), AppError> {
+        let sats = |a: Amount| i64::try_from(a.to_sat()).unwrap_or(i64::MAX);
+        let rows: Vec<coldlink_store::AddressTxRow> = list
+            .iter()
+            .map(|t| coldlink_store::AddressTxRow {
+                txid: t.txid.to_string(),
+                height: t.height.map(i64::from),
+                time: t.time.and_then(|x| i64::try_from(x).ok()),
+                received: sats(t.received),
+                sent: sats(t.sent),
+                fee: t.fee.map(sats),
+            })
+            .collect();
+        self.with_store(|s| {
+            s.put_address_txs(account_id, &rows)
+                .and_then(|()| s.set_setting(&tip_key(network), &tip.to_string()))
+                .map_err(|e| AppError::internal(e.to_string()))
+        })
+    }
+
+    /// The chain's height when a single-address account was last read.
+    pub(crate) fn btc_tip(&self, network: Network) -> u32 {
+        self.with_store(|s| Ok(s.setting(&tip_key(network)).ok().flatten()))
+            .ok()
+            .flatten()
+            .and_then(|t| t.parse().ok())
+            .unwrap_or(0)
+    }
+
     /// The node configured for `network`, if any, without its password.
     pub fn btc_node(&self, network: Network) -> Result<Option<NodeSettings>, AppError> {
         Ok(self.node_settings(network)?.map(|mut s| {
@@ -199,11 +236,19 @@ impl Coldlink {
             };
             if let Ok(Watched::Address(a)) = parse_watch(&r.address, network, None) {
                 // One address, no descriptor: its balance comes from the backend directly.
-                let got = node
-                    .check_network(network)
-                    .and_then(|st| Ok((node.address_balance(&a)?, st.blocks)));
+                // A node has no address index: balance only, no history.
+                let got = node.check_network(network).and_then(|st| {
+                    Ok((
+                        node.address_balance(&a)?,
+                        st.blocks,
+                        node.address_history(&a)?,
+                    ))
+                });
                 match got {
-                    Ok((b, blocks)) => {
+                    Ok((b, blocks, history)) => {
+                        if let Some(list) = history {
+                            self.keep_address_history(r.id, network, blocks, &list)?;
+                        }
                         let total = b
                             .confirmed
                             .to_signed()
@@ -362,6 +407,10 @@ fn to_backend(s: &NodeSettings) -> Backend {
             NodeAuth::Cookie(PathBuf::from(s.cookie_file.trim()))
         },
     })
+}
+
+fn tip_key(network: Network) -> String {
+    format!("btc.tip.{network}")
 }
 
 /// A Bitcoin account's balance as the portfolio caches it.

@@ -123,7 +123,25 @@ impl Coldlink {
             let Ok(id) = u32::try_from(a.id) else {
                 continue;
             };
-            // A single watched address has no wallet (balance only).
+            // A single watched address has no wallet: its history is kept in the store.
+            if let Some((_, rows)) = self.address_txs(id)? {
+                for r in rows {
+                    let paid = r.fee.filter(|_| r.sent > 0);
+                    let moved = r.received - r.sent + paid.unwrap_or(0);
+                    let mut m =
+                        btc_movement(&key, a.id, &r.txid, moved, paid.map(i64::unsigned_abs));
+                    m.time = r.time;
+                    m.block = r.height;
+                    m.status = if r.height.is_some() {
+                        "confirmed"
+                    } else {
+                        "pending"
+                    }
+                    .into();
+                    out.push(m);
+                }
+                continue;
+            }
             let Ok((_, _, wallet)) = self.open_wallet(id) else {
                 continue;
             };
@@ -136,28 +154,16 @@ impl Coldlink {
                 };
                 // Net includes the fee when the account paid it; the movement does not.
                 let moved = e.net_sats + i64::try_from(fee.unwrap_or(0)).unwrap_or(0);
-                out.push(Movement {
-                    time: e.time.and_then(|t| i64::try_from(t).ok()),
-                    block: e.height.map(i64::from),
-                    network: key.clone(),
-                    account_id: a.id,
-                    symbol: "BTC".into(),
-                    decimals: 8,
-                    incoming: moved > 0,
-                    units: U256::from(moved.unsigned_abs()),
-                    fee: fee.map(U256::from),
-                    fee_symbol: "BTC".into(),
-                    fee_decimals: 8,
-                    txid: e.txid.to_string(),
-                    status: if e.confirmations > 0 {
-                        "confirmed"
-                    } else {
-                        "pending"
-                    }
-                    .into(),
-                    counterparty: String::new(),
-                    label: None,
-                });
+                let mut m = btc_movement(&key, a.id, &e.txid.to_string(), moved, fee);
+                m.time = e.time.and_then(|t| i64::try_from(t).ok());
+                m.block = e.height.map(i64::from);
+                m.status = if e.confirmations > 0 {
+                    "confirmed"
+                } else {
+                    "pending"
+                }
+                .into();
+                out.push(m);
             }
         }
         Ok(())
@@ -235,6 +241,33 @@ impl Coldlink {
         }
         out.extend(found);
         Ok(())
+    }
+}
+
+/// A Bitcoin movement of `moved` satoshis (signed, fee excluded) and the fee the account paid.
+fn btc_movement(
+    network: &str,
+    account_id: i64,
+    txid: &str,
+    moved: i64,
+    fee: Option<u64>,
+) -> Movement {
+    Movement {
+        time: None,
+        block: None,
+        network: network.to_owned(),
+        account_id,
+        symbol: "BTC".into(),
+        decimals: 8,
+        incoming: moved > 0,
+        units: U256::from(moved.unsigned_abs()),
+        fee: fee.map(U256::from),
+        fee_symbol: "BTC".into(),
+        fee_decimals: 8,
+        txid: txid.to_owned(),
+        status: "confirmed".into(),
+        counterparty: String::new(),
+        label: None,
     }
 }
 

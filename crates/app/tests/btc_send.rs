@@ -11,7 +11,7 @@ use coldlink_app::{
     SaveRequest,
 };
 use coldlink_signer::ScriptKind;
-use coldlink_testkit::Bitcoind;
+use coldlink_testkit::{Bitcoind, Electrs};
 use coldlink_types::Sensitive;
 
 fn unlock_trezor(app: &Coldlink, id: &str, pin: &str) {
@@ -572,6 +572,43 @@ fn fund_sync_send_with_every_signer_and_refuse_what_is_wrong() {
         .expect("the address is synced too");
     assert_eq!((b.confirmed.as_str(), b.pending.as_str()), ("0.021", "0"));
     assert!(b.error.is_none(), "{b:?}");
+    // Its transactions need an address index, which a node does not keep: said plainly
+    // (Electrum and Esplora list them: crates/btc/tests/backends.rs).
+    let e = app.btc_history(watched.id).expect_err("no index");
+    assert_eq!(e.kind, ErrorKind::Unsupported);
+    assert!(e.message.contains("Electrum or Esplora"), "{}", e.message);
+    // Through an Electrum server over the same node the address's payment is listed, and it
+    // is in the transactions export like any other account's.
+    let electrs = Electrs::start(&node);
+    let node_settings = NodeSettings {
+        url: node.url(),
+        cookie_file: String::new(),
+        user: "coldlink".into(),
+        password: "coldlink".into(),
+        kind: String::new(),
+    };
+    app.btc_set_node(
+        regtest,
+        NodeSettings {
+            url: electrs.url.clone(),
+            kind: "electrum".into(),
+            ..node_settings.clone()
+        },
+    )
+    .expect("electrum");
+    app.btc_sync(regtest).expect("sync over electrum");
+    let h = app.btc_history(watched.id).expect("listed");
+    assert_eq!(h.len(), 1, "{h:?}");
+    assert_eq!((h[0].net.as_str(), h[0].confirmations), ("0.021", 1));
+    let csv = app.export_transactions_csv("bitcoin:regtest").expect("csv");
+    assert!(
+        csv.lines()
+            .any(|l| l.contains(",Donations,bitcoin:regtest,BTC,0.021,") && l.contains(&h[0].txid)),
+        "{csv}"
+    );
+    app.btc_set_node(regtest, node_settings)
+        .expect("back to the node");
+    drop(electrs);
 
     // The node goes away: a clear error per account, the last balances kept.
     node.cli(&["stop"]).expect("stop");

@@ -3,7 +3,9 @@
 
 use std::sync::Arc;
 
-use bitcoin::{Address, Amount, Network, SignedAmount, Transaction, Txid};
+use std::collections::HashMap;
+
+use bitcoin::{Address, Amount, Network, OutPoint, Script, SignedAmount, Transaction, Txid};
 
 use crate::{
     electrum::Electrum,
@@ -21,6 +23,74 @@ pub struct AddressBalance {
     /// The mempool's effect: received minus spent, unconfirmed (negative while a spend of its
     /// coins waits). Always zero from a node, whose UTXO scan sees blocks only.
     pub pending: SignedAmount,
+}
+
+/// One transaction of a single watched address, as its history lists it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AddressTx {
+    /// Txid.
+    pub txid: Txid,
+    /// Block height, when confirmed.
+    pub height: Option<u32>,
+    /// Block time (unix seconds), when confirmed.
+    pub time: Option<u64>,
+    /// Paid to the address.
+    pub received: Amount,
+    /// Spent from the address (its earlier outputs this transaction spends).
+    pub sent: Amount,
+    /// The fee, when the address paid it (every input was its own).
+    pub fee: Option<Amount>,
+}
+
+/// What each of `txs` (with height and block time) did to `script`. Spends are recognised
+/// from the outputs of the other transactions listed: an address's history holds every
+/// transaction that paid it, so every coin it spends is among them.
+pub(crate) fn tally(
+    script: &Script,
+    txs: &[(Transaction, Option<u32>, Option<u64>)],
+) -> Vec<AddressTx> {
+    let mut values: HashMap<OutPoint, (Amount, bool)> = HashMap::new();
+    for (tx, _, _) in txs {
+        let txid = tx.compute_txid();
+        for (vout, o) in (0u32..).zip(&tx.output) {
+            values.insert(
+                OutPoint::new(txid, vout),
+                (o.value, o.script_pubkey.as_script() == script),
+            );
+        }
+    }
+    txs.iter()
+        .map(|(tx, height, time)| {
+            let received: Amount = tx
+                .output
+                .iter()
+                .filter(|o| o.script_pubkey.as_script() == script)
+                .map(|o| o.value)
+                .sum();
+            let spent: Vec<Option<(Amount, bool)>> = tx
+                .input
+                .iter()
+                .map(|i| values.get(&i.previous_output).copied())
+                .collect();
+            let sent: Amount = spent
+                .iter()
+                .flatten()
+                .filter(|(_, ours)| *ours)
+                .map(|(v, _)| *v)
+                .sum();
+            let all_ours =
+                !spent.is_empty() && spent.iter().all(|p| p.is_some_and(|(_, ours)| ours));
+            let out: Amount = tx.output.iter().map(|o| o.value).sum();
+            AddressTx {
+                txid: tx.compute_txid(),
+                height: *height,
+                time: *time,
+                received,
+                sent,
+                fee: all_ours.then(|| sent.checked_sub(out)).flatten(),
+            }
+        })
+        .collect()
 }
 
 /// Where chain data comes from.
@@ -60,6 +130,18 @@ impl Backend {
             Backend::Electrum(e) => e.address_balance(address),
             Backend::Esplora(e) => e.address_balance(address),
         }
+    }
+
+    /// The transactions of one address, oldest first. Electrum and Esplora servers index
+    /// scripts; a node does not (`Ok(None)`: its UTXO scan gives the balance only).
+    pub fn address_history(&self, address: &Address) -> Result<Option<Vec<AddressTx>>, NodeError> {
+        let mut list = match self {
+            Backend::Node(_) => return Ok(None),
+            Backend::Electrum(e) => e.address_history(address)?,
+            Backend::Esplora(e) => e.address_history(address)?,
+        };
+        list.sort_by_key(|t| (t.height.is_none(), t.height));
+        Ok(Some(list))
     }
 
     /// Broadcasts a transaction.

@@ -76,6 +76,42 @@ impl Electrum {
         })
     }
 
+    /// The transactions of one address: its script's history, the transactions themselves
+    /// and their blocks' times, each asked in batches.
+    pub fn address_history(
+        &self,
+        address: &bitcoin::Address,
+    ) -> Result<Vec<crate::backend::AddressTx>, NodeError> {
+        let c = self.client()?;
+        let script = address.script_pubkey();
+        let history = c
+            .script_get_history(&script)
+            .map_err(|e| self.unreachable(e))?;
+        let mut txs = Vec::with_capacity(history.len());
+        for chunk in history.chunks(100) {
+            let got = c
+                .batch_transaction_get(chunk.iter().map(|h| &h.tx_hash))
+                .map_err(|e| self.unreachable(e))?;
+            let heights: Vec<u32> = chunk
+                .iter()
+                .filter_map(|h| u32::try_from(h.height).ok().filter(|x| *x > 0))
+                .collect();
+            let headers = c
+                .batch_block_header(heights.iter().copied())
+                .map_err(|e| self.unreachable(e))?;
+            let times: std::collections::HashMap<u32, u64> = heights
+                .iter()
+                .zip(&headers)
+                .map(|(h, header)| (*h, u64::from(header.time)))
+                .collect();
+            for (h, tx) in chunk.iter().zip(got) {
+                let height = u32::try_from(h.height).ok().filter(|x| *x > 0);
+                txs.push((tx, height, height.and_then(|x| times.get(&x).copied())));
+            }
+        }
+        Ok(crate::backend::tally(&script, &txs))
+    }
+
     /// The connection test: which chain the server follows and its height.
     pub fn status(&self) -> Result<NodeStatus, NodeError> {
         let c = self.client()?;

@@ -73,6 +73,61 @@ impl Esplora {
         })
     }
 
+    /// The transactions of one address, 25 confirmed ones a page (the mempool's with the
+    /// first), with their spent outputs as the server gives them.
+    pub fn address_history(
+        &self,
+        address: &bitcoin::Address,
+    ) -> Result<Vec<crate::backend::AddressTx>, NodeError> {
+        let c = self.client()?;
+        let script = address.script_pubkey();
+        let mut out = Vec::new();
+        let mut last = None;
+        loop {
+            let page = c
+                .scripthash_txs(&script, last)
+                .map_err(|e| self.unreachable(e))?;
+            let confirmed: Vec<bitcoin::Txid> = page
+                .iter()
+                .filter(|t| t.status.confirmed)
+                .map(|t| t.txid)
+                .collect();
+            for t in &page {
+                let received: u64 = t
+                    .vout
+                    .iter()
+                    .filter(|o| o.scriptpubkey == script)
+                    .map(|o| o.value)
+                    .sum();
+                let sent: u64 = t
+                    .vin
+                    .iter()
+                    .filter_map(|i| i.prevout.as_ref())
+                    .filter(|p| p.scriptpubkey == script)
+                    .map(|p| p.value)
+                    .sum();
+                let all_ours = t
+                    .vin
+                    .iter()
+                    .all(|i| i.prevout.as_ref().is_some_and(|p| p.scriptpubkey == script));
+                out.push(crate::backend::AddressTx {
+                    txid: t.txid,
+                    height: t.status.block_height.filter(|_| t.status.confirmed),
+                    time: t.status.block_time.filter(|_| t.status.confirmed),
+                    received: Amount::from_sat(received),
+                    sent: Amount::from_sat(sent),
+                    fee: (all_ours && !t.vin.is_empty()).then(|| Amount::from_sat(t.fee)),
+                });
+            }
+            // Esplora pages confirmed transactions 25 at a time; fewer means the last page.
+            match confirmed.last() {
+                Some(l) if confirmed.len() >= 25 => last = Some(*l),
+                _ => break,
+            }
+        }
+        Ok(out)
+    }
+
     /// The connection test: which chain the server follows and its height.
     pub fn status(&self) -> Result<NodeStatus, NodeError> {
         let c = self.client()?;

@@ -24,6 +24,7 @@ use coldlink_signer::{BitcoinSigner, Headless, Signer};
 use coldlink_soft::SoftWallet;
 use coldlink_testkit::{esplora::EsploraAdapter, Bitcoind, Electrs};
 use coldlink_types::Sensitive;
+use serde_json::json;
 
 fn soft() -> SoftWallet {
     SoftWallet::from_mnemonic(
@@ -275,6 +276,60 @@ fn exercise(
     }
     assert_eq!(b.confirmed, Amount::from_sat(42_000_000));
     assert_eq!(b.pending, bitcoin::SignedAmount::from_sat(8_000_000));
+
+    // Its history: an address of the node's own wallet is paid 0.3, then that coin alone is
+    // spent (so the address pays the fee). Listed oldest first with what it received, what it
+    // spent and the fee, the spend still in the mempool.
+    let own = node.cli(&["getnewaddress", "", "bech32"]).expect("address");
+    let paid = node.cli(&["sendtoaddress", &own, "0.3"]).expect("pay");
+    node.cli(&["generatetoaddress", "1", miner]).expect("mine");
+    caught_up();
+    let coin = node
+        .rpc("listunspent", json!([1, 9999, [own]]))
+        .expect("coins");
+    let vout = coin[0]["vout"].as_u64().expect("vout");
+    let spend = node
+        .rpc(
+            "sendall",
+            json!([[miner], null, null, 2, {"inputs": [{"txid": paid, "vout": vout}]}]),
+        )
+        .expect("spend that coin");
+    let spend = spend["txid"].as_str().expect("txid").to_owned();
+    let fee = node.rpc("getmempoolentry", json!([spend])).expect("entry")["fees"]["base"]
+        .as_f64()
+        .expect("fee");
+    let fee = Amount::from_btc(fee).expect("fee");
+    let own = parse_address(&own, Network::Regtest).expect("address");
+    let mut h = server
+        .address_history(&own)
+        .expect("history")
+        .expect("servers index addresses");
+    for _ in 0..40 {
+        if h.len() == 2 {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(250));
+        h = server
+            .address_history(&own)
+            .expect("history")
+            .expect("some");
+    }
+    assert_eq!(h.len(), 2, "{h:?}");
+    assert_eq!(
+        (h[0].txid.to_string(), h[0].received, h[0].sent, h[0].fee),
+        (
+            paid.clone(),
+            Amount::from_sat(30_000_000),
+            Amount::ZERO,
+            None
+        )
+    );
+    assert!(h[0].height.is_some() && h[0].time.is_some(), "{h:?}");
+    assert_eq!(
+        (h[1].txid.to_string(), h[1].received, h[1].sent, h[1].fee),
+        (spend, Amount::ZERO, Amount::from_sat(30_000_000), Some(fee))
+    );
+    assert_eq!((h[1].height, h[1].time), (None, None), "in the mempool");
 
     // Errors: another network's account, a bad address, nobody there; the state is kept.
     let mut main = AccountWallet::open(&dir.join("main.db"), &account(signer, Network::Bitcoin))

@@ -14,6 +14,7 @@ use std::{
 
 use rusqlite::{params, Connection, OptionalExtension};
 
+mod bitcoin;
 mod evm;
 mod journal;
 mod market;
@@ -23,7 +24,9 @@ mod rows;
 pub use journal::{JournalBreak, JournalEntry, JOURNAL_GENESIS};
 use migrations::MIGRATIONS;
 pub use migrations::SCHEMA_VERSION;
-pub use rows::{AccountRow, BalanceRow, DeviceRow, LabelRow, SendRow, TransferRow, UserData};
+pub use rows::{
+    AccountRow, AddressTxRow, BalanceRow, DeviceRow, LabelRow, SendRow, TransferRow, UserData,
+};
 
 /// Why the store failed.
 #[derive(Debug, thiserror::Error)]

@@ -105,6 +105,18 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     "ALTER TABLE evm_transfers ADD COLUMN time INTEGER;
      ALTER TABLE evm_transfers ADD COLUMN fee TEXT;
      ALTER TABLE evm_sends ADD COLUMN fee_paid TEXT;",
+    // 10: the history of Bitcoin accounts that are one watched address (no descriptor, so no
+    // BDK wallet file), as the Electrum or Esplora server last told it.
+    "CREATE TABLE btc_address_txs (
+         account_id INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+         txid TEXT NOT NULL,
+         height INTEGER,
+         time INTEGER,
+         received INTEGER NOT NULL,
+         sent INTEGER NOT NULL,
+         fee INTEGER,
+         PRIMARY KEY (account_id, txid)
+     );",
 ];
 
 /// The schema version this build writes.

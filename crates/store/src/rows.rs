@@ -150,3 +150,21 @@ pub struct UserData {
     #[serde(default)]
     pub labels: Vec<LabelRow>,
 }
+
+/// One transaction of a Bitcoin account that is a single watched address.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AddressTxRow {
+    /// Txid.
+    pub txid: String,
+    /// Block height, when confirmed.
+    pub height: Option<i64>,
+    /// Block time, unix seconds, when confirmed.
+    pub time: Option<i64>,
+    /// Satoshis paid to the address.
+    pub received: i64,
+    /// Satoshis spent from it.
+    pub sent: i64,
+    /// Fee in satoshis, when the address paid it.
+    pub fee: Option<i64>,
+}
