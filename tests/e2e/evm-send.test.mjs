@@ -210,6 +210,18 @@ test("send an ERC-20 from the demo Ledger through the review screen", async () =
     assert.ok(line);
     await s.screenshot("portfolio");
 
+    // Discreet mode blurs the amounts for screen sharing (the figures stay as they are), and
+    // switches back.
+    const toggle = await s.waitFor('[data-testid="discreet-toggle"]');
+    await s.click(toggle);
+    assert.equal(await s.attribute(toggle, "aria-pressed"), "true");
+    const blurred = await s.waitFor('[data-testid="portfolio-total"]');
+    assert.match(await s.css(blurred, "filter"), /blur/);
+    assert.equal(await s.text(blurred), expected);
+    await s.screenshot("portfolio-discreet");
+    await s.click(toggle);
+    assert.doesNotMatch(await s.css(await s.waitFor('[data-testid="portfolio-total"]'), "filter"), /blur/);
+
     // The node agrees: the recipient holds 12.5 CLD.
     const data = `0x70a08231${TREZOR.slice(2).toLowerCase().padStart(64, "0")}`;
     const bal = await rpc(url, "eth_call", [{ to: token, data }, "latest"]);

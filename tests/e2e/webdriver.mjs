@@ -149,6 +149,11 @@ export class Session {
     return this.cmd("GET", `/element/${el}/attribute/${name}`);
   }
 
+  /** The computed value of a CSS property of an element. */
+  css(el, property) {
+    return this.cmd("GET", `/element/${el}/css/${property}`);
+  }
+
   /**
    * Saves a PNG of the screen under the test-output folder; returns its path. Taken from the
    * X server rather than WebDriver's screenshot command, which hangs in WebKitGTK when GPU
