@@ -190,7 +190,7 @@ impl Coldlink {
         wait: Duration,
     ) -> Result<SentEvmTx, AppError> {
         let to = parse_address(to)?;
-        let fee = crate::evm_accounts::fee_choice(fee)?;
+        let fee = crate::evm_send::fee_choice(fee)?;
         let rpc = network.check()?;
         let from = self.evm_address_of(signer, path)?;
         let prepared = build_transfer(&rpc, network, from, to, amount, token, fee)?;

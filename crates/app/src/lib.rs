@@ -17,6 +17,7 @@ mod error;
 mod evm_accounts;
 mod evm_ops;
 mod evm_request;
+mod evm_send;
 mod evm_transfers;
 mod export;
 mod files;
@@ -46,9 +47,10 @@ pub use demo::{DemoDevice, DemoScreen, DEMO_NAME, DEMO_TREZOR_NAME, DEMO_TREZOR_
 pub use demo_mode::DemoModeView;
 pub use devices::{DeviceList, DeviceService, DeviceWatch};
 pub use error::{AppError, ErrorKind};
-pub use evm_accounts::{EvmAccountView, EvmNetworkView, SendReview, SendView, TokenAmountView};
+pub use evm_accounts::{EvmAccountView, EvmNetworkView, TokenAmountView};
 pub use evm_ops::{BalanceView, NetworkChoice, SentEvmTx, TokenBalanceView};
 pub use evm_request::{parse_address, EvmTxRequest};
+pub use evm_send::{SendReview, SendView};
 pub use evm_transfers::{TransferView, FIRST_SCAN_BLOCKS};
 pub use export::iso as utc_iso;
 pub use files::{SaveRequest, SavedFile};
@@ -81,7 +83,7 @@ pub struct Coldlink {
     soft: soft_wallet::SoftSlot,
     prompts: prompts::Prompts,
     store: evm_accounts::StoreSlot,
-    pending_sends: evm_accounts::PendingSends,
+    pending_sends: evm_send::PendingSends,
     btc_drafts: btc_send::BtcDrafts,
     btc_progress: btc_sync::ProgressSlot,
     demo_mode: demo_mode::DemoModeSlot,
