@@ -123,7 +123,7 @@ impl Coldlink {
             return Ok(rows
                 .into_iter()
                 .map(|r| {
-                    let net = r.received - r.sent;
+                    let net = r.received.saturating_sub(r.sent);
                     BtcTxView {
                         label: labels
                             .iter()

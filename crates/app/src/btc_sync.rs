@@ -236,17 +236,15 @@ impl Coldlink {
             };
             if let Ok(Watched::Address(a)) = parse_watch(&r.address, network, None) {
                 // One address, no descriptor: its balance comes from the backend directly.
-                // A node has no address index: balance only, no history.
-                let got = node.check_network(network).and_then(|st| {
-                    Ok((
-                        node.address_balance(&a)?,
-                        st.blocks,
-                        node.address_history(&a)?,
-                    ))
-                });
+                let got = node
+                    .check_network(network)
+                    .and_then(|st| Ok((node.address_balance(&a)?, st.blocks)));
                 match got {
-                    Ok((b, blocks, history)) => {
-                        if let Some(list) = history {
+                    Ok((b, blocks)) => {
+                        // The history is asked apart: a server that refuses it (too many
+                        // transactions for its limit) still gives the balance, and the last
+                        // history read is kept. A node has no address index (`None`).
+                        if let Ok(Some(list)) = node.address_history(&a) {
                             self.keep_address_history(r.id, network, blocks, &list)?;
                         }
                         let total = b

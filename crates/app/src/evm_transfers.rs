@@ -1,7 +1,7 @@
 //! What the EVM accounts moved, read at each refresh and kept in the store, so an account's
 //! list shows what it received, not only what the app sent: token transfers from the node's
 //! event logs, and the native coin in and out (with the fee paid) from nodes that index
-//! addresses (the Otterscan API of Erigon, Reth and anvil). A payment in the native coin
+//! addresses (the Otterscan API of Erigon and anvil). A payment in the native coin
 //! leaves no log, so on a plain node it is not listed and the account says so.
 //! Each account remembers the last block read for it; a first read of logs on a public
 //! network looks back [`FIRST_SCAN_BLOCKS`] blocks, a local node is read from its first block;
@@ -61,11 +61,7 @@ impl Coldlink {
         let latest = coldlink_evm::rpc::quantity_u64(&latest)?;
         let tokens: Vec<Address> = self.tokens_of(&net)?.iter().map(|t| t.address).collect();
         let accounts = self.with_store(|s| s.accounts().map_err(store_error))?;
-        let indexed = coldlink_evm::indexes_addresses(&rpc)?;
-        self.with_store(|s| {
-            s.set_setting(&indexed_key(&net.key), if indexed { "1" } else { "0" })
-                .map_err(store_error)
-        })?;
+        let mut indexed = coldlink_evm::indexes_addresses(&rpc)?;
         for a in accounts.iter().filter(|a| a.chain == "evm") {
             let Ok(address) = Address::from_str(&a.address) else {
                 continue;
@@ -102,8 +98,23 @@ impl Coldlink {
                     .with_store(|s| s.setting(&native_key).map_err(store_error))?
                     .and_then(|b| b.parse::<u64>().ok())
                     .unwrap_or(0);
-                let h = coldlink_evm::native_history(&rpc, address, after)?;
-                native_done = if h.complete {
+                let h = match coldlink_evm::native_history(&rpc, address, after) {
+                    Ok(h) => h,
+                    // A node that announces the index but refuses the search (Reth, or an
+                    // address it has no state for) is a node without one: the token logs are
+                    // still read, and the account says native payments are not listed.
+                    Err(
+                        coldlink_evm::EvmError::Node { .. }
+                        | coldlink_evm::EvmError::BadResponse(_),
+                    ) => {
+                        indexed = false;
+                        coldlink_evm::History::default()
+                    }
+                    Err(e) => return Err(e.into()),
+                };
+                native_done = if !indexed {
+                    None
+                } else if h.complete {
                     Some(latest.max(h.through.unwrap_or(0)))
                 } else {
                     h.through
@@ -131,6 +142,10 @@ impl Coldlink {
                     .map_err(store_error)
             })?;
         }
+        self.with_store(|s| {
+            s.set_setting(&indexed_key(&net.key), if indexed { "1" } else { "0" })
+                .map_err(store_error)
+        })?;
         Ok(())
     }
 

@@ -8,7 +8,7 @@
 //! `-units - fee` when the fee is in the same asset.
 
 use std::{
-    collections::{BTreeMap, HashMap, HashSet},
+    collections::{BTreeMap, HashMap},
     str::FromStr,
 };
 
@@ -73,6 +73,12 @@ impl Movement {
     }
 }
 
+/// The sender of a review (its `from`).
+fn from_of(review: &str) -> Option<String> {
+    let v: serde_json::Value = serde_json::from_str(review).ok()?;
+    Some(v.get("from")?.as_str()?.to_owned())
+}
+
 /// The symbol and amount of a review's "12.5 CLD".
 fn split_amount(text: &str) -> Option<(&str, &str)> {
     let (amount, symbol) = text.trim().split_once(' ')?;
@@ -127,10 +133,16 @@ impl Coldlink {
             if let Some((_, rows)) = self.address_txs(id)? {
                 for r in rows {
                     let paid = r.fee.filter(|_| r.sent > 0);
-                    let moved = r.received - r.sent + paid.unwrap_or(0);
+                    let moved = r
+                        .received
+                        .saturating_sub(r.sent)
+                        .saturating_add(paid.unwrap_or(0));
                     let mut m =
                         btc_movement(&key, a.id, &r.txid, moved, paid.map(i64::unsigned_abs));
-                    m.time = r.time;
+                    // Unconfirmed: counted in today's balance, so it happened "now".
+                    m.time = r
+                        .time
+                        .or_else(|| r.height.is_none().then(crate::prices::now));
                     m.block = r.height;
                     m.status = if r.height.is_some() {
                         "confirmed"
@@ -214,30 +226,47 @@ impl Coldlink {
             found.extend(transfer_movements(r, &ours, &tokens, &base));
         }
         fold_fees(&mut found);
-        let seen: HashSet<String> = found.iter().map(|m| m.txid.to_lowercase()).collect();
         for s in &sends {
             let Some(account_id) = s.account_id else {
                 continue;
             };
             let fee = s.fee_paid.as_deref().and_then(|f| U256::from_str(f).ok());
-            if seen.contains(&s.hash.to_lowercase()) {
-                // Read from the node: only the fee may be missing (a node without an
-                // address index gives token logs, not what the sender paid).
-                if let (Some(fee), Some(m)) = (
-                    fee,
-                    found.iter_mut().find(|m| {
-                        m.txid.eq_ignore_ascii_case(&s.hash)
-                            && m.account_id == account_id
-                            && !m.incoming
-                    }),
-                ) {
-                    m.fee.get_or_insert(fee);
+            let Some(m) = send_movement(s, account_id, fee, &tokens, &base) else {
+                continue;
+            };
+            // Read from the node already (same transaction, account, asset, direction): only
+            // the fee may be missing (token logs do not say what the sender paid).
+            if let Some(known) = found.iter_mut().find(|k| {
+                k.txid.eq_ignore_ascii_case(&m.txid)
+                    && k.account_id == account_id
+                    && !k.incoming
+                    && k.symbol == m.symbol
+            }) {
+                if let Some(fee) = fee {
+                    known.fee.get_or_insert(fee);
                 }
                 continue;
             }
-            if let Some(m) = send_movement(s, account_id, fee, &tokens, &base) {
-                found.push(m);
+            // Between two of the accounts, the other one received it (a plain node does not
+            // say so for the native coin).
+            if let Some((to_id, _)) = ours
+                .iter()
+                .find(|(_, a)| Address::from_str(&m.counterparty).is_ok_and(|c| c == *a))
+            {
+                let already = found.iter().any(|k| {
+                    k.txid.eq_ignore_ascii_case(&m.txid) && k.account_id == *to_id && k.incoming
+                });
+                if !already {
+                    found.push(Movement {
+                        account_id: *to_id,
+                        incoming: true,
+                        fee: None,
+                        counterparty: from_of(&s.review).unwrap_or_default(),
+                        ..m.clone()
+                    });
+                }
             }
+            found.push(m);
         }
         out.extend(found);
         Ok(())
@@ -362,7 +391,12 @@ fn send_movement(
     };
     m.symbol = symbol.to_owned();
     m.decimals = decimals;
-    m.units = coldlink_evm::parse_units(amount, decimals).ok()?;
+    // A reverted transaction moved nothing but its fee.
+    m.units = if s.status == "failed" {
+        U256::ZERO
+    } else {
+        coldlink_evm::parse_units(amount, decimals).ok()?
+    };
     m.fee = fee;
     m.time = Some(s.created_at);
     m.block = s.block;
@@ -391,7 +425,13 @@ impl<'a> Rewind<'a> {
     /// From today's balances. Every asset a movement names gets a balance (zero today), so an
     /// asset spent entirely still has its past.
     pub(crate) fn new(mut today: BTreeMap<BalanceKey, U256>, moves: &'a [Movement]) -> Self {
-        let mut later: Vec<&Movement> = moves.iter().filter(|m| m.time.is_some()).collect();
+        // A pending EVM send is not in balances read at the latest block yet; a pending
+        // Bitcoin transaction is (the wallets count unconfirmed coins).
+        let mut later: Vec<&Movement> = moves
+            .iter()
+            .filter(|m| m.time.is_some())
+            .filter(|m| m.status != "pending" || m.network.starts_with("bitcoin:"))
+            .collect();
         // Newest first; within a second, the later block first (unconfirmed last of all).
         later.sort_by_key(|m| std::cmp::Reverse((m.time, m.block.unwrap_or(i64::MAX))));
         for m in &later {
@@ -509,6 +549,46 @@ mod tests {
         assert_eq!(
             rewind.before(5)[&("local".to_owned(), 1, "ETH".to_owned())],
             U256::ZERO
+        );
+    }
+
+    #[test]
+    fn a_reverted_send_moves_only_its_fee_and_a_pending_one_is_not_walked_back() {
+        let row = |status: &str| {
+            SendRow {
+            hash: "0x01".into(),
+            network: "local".into(),
+            account_id: Some(1),
+            review: r#"{"amount":"2 ETH","recipient":"0x00000000000000000000000000000000000000bb","from":"0x00000000000000000000000000000000000000aa"}"#.into(),
+            status: status.into(),
+            block: Some(3),
+            created_at: 10,
+            fee_paid: Some("21".into()),
+        }
+        };
+        let base = |account_id: i64, txid: &str| Movement {
+            account_id,
+            txid: txid.to_owned(),
+            ..mv("ETH", false, 0, None, 0)
+        };
+        let tokens = HashMap::new();
+        let fee = Some(U256::from(21u64));
+        let failed = send_movement(&row("failed"), 1, fee, &tokens, &base).expect("read");
+        assert_eq!((failed.units, failed.fee), (U256::ZERO, fee));
+        let ok = send_movement(&row("confirmed"), 1, fee, &tokens, &base).expect("read");
+        assert_eq!(
+            ok.units,
+            U256::from(2u64) * U256::from(10u64).pow(U256::from(18u64))
+        );
+        // Pending: today's EVM balance does not include it yet, so it is not undone.
+        let pending = send_movement(&row("pending"), 1, fee, &tokens, &base).expect("read");
+        let now: BTreeMap<_, _> =
+            [(("local".to_owned(), 1, "ETH".to_owned()), U256::from(5u64))].into();
+        let moves = [pending];
+        let mut rewind = Rewind::new(now, &moves);
+        assert_eq!(
+            rewind.before(0)[&("local".to_owned(), 1, "ETH".to_owned())],
+            U256::from(5u64)
         );
     }
 

@@ -433,17 +433,20 @@ impl Coldlink {
         let rows = self.balance_rows(network)?;
         // Without a readable history the chart still shows today's holdings at past prices.
         let moves = self.movements(network).unwrap_or_default();
-        let mut decimals: BTreeMap<String, u8> = BTreeMap::new();
+        // Per network: a token called "BTC" on an EVM chain is not bitcoin's 8 decimals.
+        let mut decimals: BTreeMap<(String, String), u8> = BTreeMap::new();
         let mut today: BTreeMap<BalanceKey, U256> = BTreeMap::new();
         for r in &rows {
-            decimals.insert(r.symbol.clone(), r.decimals);
+            decimals.insert((r.network.clone(), r.symbol.clone()), r.decimals);
             today.insert(
                 (r.network.clone(), r.account_id, r.symbol.clone()),
                 U256::from_str(&r.units).unwrap_or_default(),
             );
         }
         for m in &moves {
-            decimals.entry(m.symbol.clone()).or_insert(m.decimals);
+            decimals
+                .entry((m.network.clone(), m.symbol.clone()))
+                .or_insert(m.decimals);
         }
         let coins: std::collections::BTreeSet<&'static str> = today
             .keys()
@@ -466,7 +469,7 @@ impl Coldlink {
             // Holdings at the end of that day.
             let held = rewind.before((day + DAY_MS) / 1000);
             let mut v = Decimal::ZERO;
-            for ((_, _, symbol), units) in held {
+            for ((network, _, symbol), units) in held {
                 let Some(id) = price_id(symbol) else {
                     continue;
                 };
@@ -476,8 +479,11 @@ impl Coldlink {
                 ) else {
                     continue;
                 };
-                v += value_of(units, decimals.get(symbol).copied().unwrap_or(18), *price)
-                    .unwrap_or_default();
+                let places = decimals
+                    .get(&(network.clone(), symbol.clone()))
+                    .copied()
+                    .unwrap_or(18);
+                v += value_of(units, places, *price).unwrap_or_default();
             }
             series.push(ValuePoint {
                 at: day.to_string(),

@@ -42,6 +42,12 @@ pub struct AddressTx {
     pub fee: Option<Amount>,
 }
 
+/// A sum that stops at the largest amount instead of overflowing (the values come from a
+/// server).
+fn total(values: impl Iterator<Item = Amount>) -> Amount {
+    values.fold(Amount::ZERO, |a, v| a.checked_add(v).unwrap_or(Amount::MAX))
+}
+
 /// What each of `txs` (with height and block time) did to `script`. Spends are recognised
 /// from the outputs of the other transactions listed: an address's history holds every
 /// transaction that paid it, so every coin it spends is among them.
@@ -61,26 +67,27 @@ pub(crate) fn tally(
     }
     txs.iter()
         .map(|(tx, height, time)| {
-            let received: Amount = tx
-                .output
-                .iter()
-                .filter(|o| o.script_pubkey.as_script() == script)
-                .map(|o| o.value)
-                .sum();
+            let received = total(
+                tx.output
+                    .iter()
+                    .filter(|o| o.script_pubkey.as_script() == script)
+                    .map(|o| o.value),
+            );
             let spent: Vec<Option<(Amount, bool)>> = tx
                 .input
                 .iter()
                 .map(|i| values.get(&i.previous_output).copied())
                 .collect();
-            let sent: Amount = spent
-                .iter()
-                .flatten()
-                .filter(|(_, ours)| *ours)
-                .map(|(v, _)| *v)
-                .sum();
+            let sent = total(
+                spent
+                    .iter()
+                    .flatten()
+                    .filter(|(_, ours)| *ours)
+                    .map(|(v, _)| *v),
+            );
             let all_ours =
                 !spent.is_empty() && spent.iter().all(|p| p.is_some_and(|(_, ours)| ours));
-            let out: Amount = tx.output.iter().map(|o| o.value).sum();
+            let out = total(tx.output.iter().map(|o| o.value));
             AddressTx {
                 txid: tx.compute_txid(),
                 height: *height,

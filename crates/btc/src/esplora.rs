@@ -93,19 +93,18 @@ impl Esplora {
                 .map(|t| t.txid)
                 .collect();
             for t in &page {
-                let received: u64 = t
+                // Saturating: the figures come from a server.
+                let received = t
                     .vout
                     .iter()
                     .filter(|o| o.scriptpubkey == script)
-                    .map(|o| o.value)
-                    .sum();
-                let sent: u64 = t
+                    .fold(0u64, |a, o| a.saturating_add(o.value));
+                let sent = t
                     .vin
                     .iter()
                     .filter_map(|i| i.prevout.as_ref())
                     .filter(|p| p.scriptpubkey == script)
-                    .map(|p| p.value)
-                    .sum();
+                    .fold(0u64, |a, p| a.saturating_add(p.value));
                 let all_ours = t
                     .vin
                     .iter()
@@ -119,9 +118,11 @@ impl Esplora {
                     fee: (all_ours && !t.vin.is_empty()).then(|| Amount::from_sat(t.fee)),
                 });
             }
-            // Esplora pages confirmed transactions 25 at a time; fewer means the last page.
+            // Esplora pages confirmed transactions (25 a page by default, fewer on the first
+            // page when the mempool has some): read on until a page brings no confirmed one,
+            // and stop if a server hands the same page back.
             match confirmed.last() {
-                Some(l) if confirmed.len() >= 25 => last = Some(*l),
+                Some(l) if last != Some(*l) => last = Some(*l),
                 _ => break,
             }
         }

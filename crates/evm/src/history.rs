@@ -1,5 +1,7 @@
 //! An address's own transactions — the native coin in and out, and the fee it paid — from
-//! nodes that index addresses through the Otterscan API (`ots_*`: Erigon, Reth, anvil). Plain
+//! nodes that index addresses through the Otterscan API (`ots_*`: Erigon, anvil; Reth
+//! announces it but, at the time of writing, does not implement the search, and the caller
+//! then treats the node as one without an index). Plain
 //! JSON-RPC has no "transactions of an address", and a payment in the native coin leaves no
 //! event log, so without that index the app cannot list what an account received;
 //! [`indexes_addresses`] tells which case a node is.
@@ -50,7 +52,8 @@ pub struct History {
     pub moves: Vec<NativeMove>,
     /// Every block up to this one has been read (whole pages hold whole blocks).
     pub through: Option<u64>,
-    /// True when the newest page was reached; false when [`MAX_PAGES`] stopped it.
+    /// True when the newest page was reached (a page shorter than asked); false when
+    /// [`MAX_PAGES`] stopped it.
     pub complete: bool,
 }
 
@@ -89,7 +92,7 @@ pub fn native_history(rpc: &Rpc, address: Address, after: u64) -> Result<History
             let receipt = receipts.get(i).cloned().unwrap_or(Value::Null);
             let m = top_level(tx, &receipt, address)?;
             highest = highest.max(m.block);
-            if receipt["status"].as_str() == Some("0x1") {
+            if succeeded(&receipt) {
                 inner.push(m.clone());
             }
             if m.from == address || m.to == address {
@@ -98,8 +101,9 @@ pub fn native_history(rpc: &Rpc, address: Address, after: u64) -> Result<History
         }
         found.extend(internal_moves(rpc, address, &inner)?);
         out.moves.extend(found);
-        let newest = page["firstPage"].as_bool().unwrap_or(true);
-        if txs.is_empty() || newest || highest == start {
+        // `firstPage` is not trusted: some servers set it while trimming a page to its size.
+        // A page shorter than asked is the last one; a full one is followed by another call.
+        if (txs.len() as u64) < PAGE || highest == start {
             out.complete = true;
             out.through = (highest > after).then_some(highest);
             break;
@@ -111,6 +115,12 @@ pub fn native_history(rpc: &Rpc, address: Address, after: u64) -> Result<History
     Ok(out)
 }
 
+/// Whether a receipt says the transaction ran: only an explicit status 0 is a failure
+/// (receipts from before Byzantium carry a state root instead of a status).
+fn succeeded(receipt: &Value) -> bool {
+    receipt["status"].as_str() != Some("0x0")
+}
+
 /// The transaction's own movement, whoever it concerns (the caller keeps ours).
 fn top_level(tx: &Value, receipt: &Value, address: Address) -> Result<NativeMove, EvmError> {
     let bad = |what: &str| EvmError::BadResponse(format!("ots_searchTransactionsAfter: {what}"));
@@ -120,7 +130,7 @@ fn top_level(tx: &Value, receipt: &Value, address: Address) -> Result<NativeMove
     let from = address_of(&tx["from"]).ok_or_else(|| bad("a transaction without a sender"))?;
     let to = address_of(&tx["to"]).unwrap_or(Address::ZERO);
     let block = quantity_u64(tx["blockNumber"].as_str().unwrap_or_default())?;
-    let ok = receipt["status"].as_str() == Some("0x1");
+    let ok = succeeded(receipt);
     let value = if ok {
         quantity(&tx["value"])?
     } else {
@@ -221,6 +231,12 @@ mod tests {
         let failed = json!({"status": "0x0", "gasUsed": "0x5208", "effectiveGasPrice": "0x1"});
         let m = top_level(&tx, &failed, me).expect("read");
         assert_eq!((m.value, m.fee), (U256::ZERO, Some(U256::from(21_000u64))));
+        // Before Byzantium a receipt has a state root, no status: the transaction ran.
+        let old = json!({"root": format!("0x{}", "11".repeat(32)), "gasUsed": "0x5208", "effectiveGasPrice": "0x1"});
+        assert_eq!(
+            top_level(&tx, &old, me).expect("read").value,
+            U256::from(0x100)
+        );
         // Received: no fee on our side.
         let other = addr("0x70997970C51812dc3A010C7d01b50e0d17dc79C8");
         let m = top_level(&tx, &receipt, other).expect("read");

@@ -140,6 +140,8 @@ impl Store {
             if let Ok(text) = std::fs::read(&copy) {
                 if let Ok(data) = serde_json::from_slice::<UserData>(&text) {
                     store.import_user_data(&data)?;
+                    // The transfers read are gone with the old file: read them again.
+                    store.forget_read_positions(None)?;
                     report.restored_from = Some(copy);
                 }
             }
@@ -407,8 +409,21 @@ impl Store {
             .conn
             .execute("DELETE FROM accounts WHERE id = ?1", params![id])?
             > 0;
+        // Its id may be given to the next account added: that one starts reading afresh.
+        self.forget_read_positions(Some(id))?;
         self.save_user_data()?;
         Ok(removed)
+    }
+
+    /// Forgets where reading each account's transfers stopped (all accounts, or one), so
+    /// the next refresh reads them from the start again (rows kept are not doubled).
+    pub fn forget_read_positions(&self, account: Option<i64>) -> Result<usize, StoreError> {
+        Ok(self.conn.execute(
+            "DELETE FROM settings
+             WHERE (substr(key, 1, 14) = 'evm.transfers.' OR substr(key, 1, 11) = 'evm.native.')
+               AND (?1 IS NULL OR key LIKE '%.' || ?1)",
+            params![account],
+        )?)
     }
 
     /// A setting.
@@ -473,6 +488,29 @@ mod tests {
         let _ = std::fs::remove_dir_all(&d);
         std::fs::create_dir_all(&d).expect("dir");
         d
+    }
+
+    #[test]
+    fn removing_an_account_forgets_where_its_reading_stopped_and_only_its() {
+        let (s, _) = Store::open(&dir().join("coldlink.db")).expect("open");
+        let a = s
+            .add_account("evm", "watch", "Watch-only", "A", "0xaa", None)
+            .expect("a");
+        for id in [a.id, a.id + 11] {
+            for kind in ["transfers", "native"] {
+                s.set_setting(&format!("evm.{kind}.local.{id}"), "100")
+                    .expect("set");
+            }
+        }
+        assert!(s.remove_account(a.id).expect("rm"));
+        let left = |id: i64, kind: &str| {
+            s.setting(&format!("evm.{kind}.local.{id}"))
+                .expect("read")
+                .is_some()
+        };
+        assert!(!left(a.id, "transfers") && !left(a.id, "native"));
+        assert!(left(a.id + 11, "transfers") && left(a.id + 11, "native"));
+        assert_eq!(s.forget_read_positions(None).expect("all"), 2);
     }
 
     #[test]

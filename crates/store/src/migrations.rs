@@ -117,6 +117,9 @@ pub(crate) const MIGRATIONS: &[&str] = &[
          fee INTEGER,
          PRIMARY KEY (account_id, txid)
      );",
+    // 11: token transfers read before schema 9 have no time; reading the logs again fills it
+    // in (kept rows are not doubled).
+    "DELETE FROM settings WHERE substr(key, 1, 14) = 'evm.transfers.';",
 ];
 
 /// The schema version this build writes.
