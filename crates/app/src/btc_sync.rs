@@ -137,7 +137,7 @@ impl Coldlink {
             .collect();
         self.with_store(|s| {
             s.put_address_txs(account_id, &rows)
-                .and_then(|()| s.set_setting(&tip_key(network), &tip.to_string()))
+                .and_then(|()| s.set_position(&tip_key(network), &tip.to_string()))
                 .map_err(|e| AppError::internal(e.to_string()))
         })
     }

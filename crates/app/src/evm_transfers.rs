@@ -135,15 +135,15 @@ impl Coldlink {
             self.with_store(|s| {
                 s.put_transfers(&rows).map_err(store_error)?;
                 if let Some(done) = native_done {
-                    s.set_setting(&native_key, &done.to_string())
+                    s.set_position(&native_key, &done.to_string())
                         .map_err(store_error)?;
                 }
-                s.set_setting(&key, &latest.to_string())
+                s.set_position(&key, &latest.to_string())
                     .map_err(store_error)
             })?;
         }
         self.with_store(|s| {
-            s.set_setting(&indexed_key(&net.key), if indexed { "1" } else { "0" })
+            s.set_position(&indexed_key(&net.key), if indexed { "1" } else { "0" })
                 .map_err(store_error)
         })?;
         Ok(())

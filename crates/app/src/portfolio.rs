@@ -415,7 +415,7 @@ impl Coldlink {
                                 .map_err(|e| AppError::internal(e.to_string()))?;
                         }
                     }
-                    s.set_setting(&key, &now.to_string())
+                    s.set_position(&key, &now.to_string())
                         .map_err(|e| AppError::internal(e.to_string()))
                 });
                 cached()
