@@ -57,20 +57,7 @@ fn fund_sync_send_with_every_signer_and_refuse_what_is_wrong() {
     let _ = std::fs::remove_dir_all(&dir);
     let exports = dir.join("exports");
     // Spot 50,000 USD; daily history yesterday 48,000 and today 50,000.
-    let day_ms = 86_400_000u64;
-    let today = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .expect("clock")
-        .as_millis() as u64
-        / day_ms
-        * day_ms;
-    let chart: &'static str = Box::leak(
-        format!(
-            r#"{{"prices":[[{},48000],[{today},50000]]}}"#,
-            today - day_ms
-        )
-        .into_boxed_str(),
-    );
+    let chart = coldlink_testkit::two_day_chart("48000", "50000");
     let prices = coldlink_testkit::price_server_routes(vec![
         (
             "/simple/price",

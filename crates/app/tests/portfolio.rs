@@ -10,7 +10,8 @@ use std::str::FromStr;
 use coldlink_app::{AppConfig, Coldlink};
 use coldlink_prices::Decimal;
 use coldlink_testkit::{
-    deploy_cold_token, price_server_routes, rpc_raw, send_unlocked, start_anvil, CHAIN,
+    deploy_cold_token, price_server_routes, rpc_raw, send_unlocked, start_anvil, two_day_chart,
+    CHAIN,
 };
 use serde_json::json;
 
@@ -28,20 +29,7 @@ fn totals_are_exact_and_the_cache_shows_first() {
         json!({"from": LEDGER, "to": WATCHED, "value": "0x1bc16d674ec80000"}),
     );
     // Two recent days of history (yesterday at 2400, today at 2500.5).
-    let day_ms = 86_400_000u64;
-    let today = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .expect("clock")
-        .as_millis() as u64
-        / day_ms
-        * day_ms;
-    let chart: &'static str = Box::leak(
-        format!(
-            r#"{{"prices":[[{},2400],[{today},2500.5]]}}"#,
-            today - day_ms
-        )
-        .into_boxed_str(),
-    );
+    let chart = two_day_chart("2400", "2500.5");
     let prices = price_server_routes(vec![
         (
             "/simple/price",
@@ -172,6 +160,17 @@ fn totals_are_exact_and_the_cache_shows_first() {
         .find(|l| l.contains(",Main,local,ETH,-2,"))
         .expect("the 2 ETH sent");
     assert!(sent.contains(",-5001.00,CHF,"), "{sent}");
+    // Networks it does not know are refused with a typed error, whatever their spelling.
+    for bad in ["nowhere", "bitcoin:mars", "local,bitcoin:"] {
+        let e = app.export_transactions_csv(bad).expect_err(bad);
+        assert!(
+            matches!(
+                e.kind,
+                coldlink_app::ErrorKind::InvalidInput | coldlink_app::ErrorKind::NotFound
+            ),
+            "{bad}: {e:?}"
+        );
+    }
 
     // Restart with the node gone: the last portfolio shows at once, with its balances' time.
     drop(node);

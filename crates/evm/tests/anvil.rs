@@ -331,3 +331,27 @@ fn native_history_from_the_address_index() {
 fn hex_of(a: Address) -> String {
     a.as_slice().iter().map(|b| format!("{b:02x}")).collect()
 }
+
+/// A server whose address-index answers are malformed: each is a typed error, never a panic;
+/// one that refuses the level call is simply a node without an index.
+#[test]
+fn malformed_history_answers_are_errors() {
+    use coldlink_testkit::price_server;
+    let me = Address::from_str("0x00000000000000000000000000000000c0ffee07").expect("addr");
+    for body in [
+        r#"{"jsonrpc":"2.0","id":1,"result":{"txs":5}}"#,
+        r#"{"jsonrpc":"2.0","id":1,"result":{"txs":[{"from":"0x1"}],"receipts":[]}}"#,
+        r#"{"jsonrpc":"2.0","id":1,"result":{"txs":[{"hash":"0x11","from":"0x00000000000000000000000000000000000000aa","blockNumber":"0x1"}]}}"#,
+        r#"{"jsonrpc":"2.0","id":1,"result":{"txs":[{"hash":"0x1111111111111111111111111111111111111111111111111111111111111111","from":"0x00000000000000000000000000000000000000aa","blockNumber":"seven","value":"0x1"}]}}"#,
+        "not json",
+    ] {
+        let rpc = Rpc::new(&price_server(body)).expect("rpc");
+        let e = coldlink_evm::native_history(&rpc, me, 0).expect_err(body);
+        assert!(matches!(e, EvmError::BadResponse(_)), "{body}: {e:?}");
+    }
+    let refusing = Rpc::new(&price_server(
+        r#"{"jsonrpc":"2.0","id":1,"error":{"code":-32601,"message":"the method ots_getApiLevel does not exist"}}"#,
+    ))
+    .expect("rpc");
+    assert!(!coldlink_evm::indexes_addresses(&refusing).expect("answered"));
+}

@@ -179,6 +179,24 @@ pub fn deploy_cold_token(port: u16, from: &str, symbol: &str, supply: u128) -> S
     }
 }
 
+/// A daily price history in CoinGecko's `market_chart` format: yesterday's and today's price
+/// (at the start of each UTC day), for `price_server_routes`.
+pub fn two_day_chart(yesterday: &str, today: &str) -> &'static str {
+    const DAY_MS: u64 = 86_400_000;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0);
+    let start = now / DAY_MS * DAY_MS;
+    Box::leak(
+        format!(
+            r#"{{"prices":[[{},{yesterday}],[{start},{today}]]}}"#,
+            start - DAY_MS
+        )
+        .into_boxed_str(),
+    )
+}
+
 /// A stand-in for the CoinGecko-compatible price service: answers every request with `body`
 /// (HTTP 200, JSON). Returns its base URL.
 pub fn price_server(body: &'static str) -> String {
