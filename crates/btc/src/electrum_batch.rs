@@ -11,6 +11,9 @@
 //! It also reads ahead: `bdk_electrum` fetches each transaction of a history in its own round
 //! trip, so when a batch of histories arrives, the transactions in it that the wallet does not
 //! hold yet are fetched in batches and handed out from memory when asked for one by one.
+//!
+//! And it remembers: histories and block headers asked for before a scan (see
+//! [`crate::electrum_anchors`]) are handed to the scan from memory, once.
 
 use std::{
     borrow::Borrow,
@@ -23,7 +26,7 @@ use bdk_electrum::electrum_client::{
     GetHeadersRes, GetHistoryRes, GetMerkleRes, ListUnspentRes, MempoolInfoRes, Param,
     RawHeaderNotification, ScriptStatus, ServerFeaturesRes, TxidFromPosRes,
 };
-use bitcoin::{Script, Txid};
+use bitcoin::{Script, ScriptBuf, Txid};
 
 /// The most requests one batch carries: enough to keep the connection busy, few enough that
 /// the client's per-answer work stays small.
@@ -36,6 +39,10 @@ pub(crate) struct ChunkedClient {
     known: HashSet<Txid>,
     /// Raw transactions read ahead, until asked for.
     ahead: Mutex<HashMap<Txid, Vec<u8>>>,
+    /// Histories read before the scan, until asked for again.
+    histories: Mutex<HashMap<ScriptBuf, Vec<GetHistoryRes>>>,
+    /// Raw block headers read, by height.
+    headers: Mutex<HashMap<u32, Vec<u8>>>,
 }
 
 impl ChunkedClient {
@@ -45,7 +52,35 @@ impl ChunkedClient {
             client,
             known: known.into_iter().collect(),
             ahead: Mutex::default(),
+            histories: Mutex::default(),
+            headers: Mutex::default(),
         }
+    }
+
+    /// Asks for the histories of `scripts` and keeps them for the scan to be handed.
+    pub(crate) fn histories_kept(
+        &self,
+        scripts: &[&Script],
+    ) -> Result<Vec<Vec<GetHistoryRes>>, Error> {
+        let got = self.batch_script_get_history(scripts.iter())?;
+        let mut kept = self.histories.lock().unwrap_or_else(|p| p.into_inner());
+        for (s, h) in scripts.iter().zip(&got) {
+            kept.insert((*s).to_owned(), h.clone());
+        }
+        Ok(got)
+    }
+
+    /// Forgets the histories and headers kept for a scan: the connection lives on as a watch,
+    /// and a header kept there would outlive a chain reorganisation.
+    pub(crate) fn forget_kept(&self) {
+        self.histories
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
+        self.headers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
     }
 
     /// Fetches, in batches, the transactions of `histories` not held yet. Best effort: what
@@ -60,11 +95,63 @@ impl ChunkedClient {
             .collect();
         want.sort_unstable();
         want.dedup();
-        if let Ok(raws) = chunked(want.clone(), |c| {
+        if let Ok(raws) = counted("transactions", want.clone(), |c| {
             self.client.batch_transaction_get_raw(c.iter())
         }) {
             ahead.extend(want.into_iter().zip(raws));
         }
+    }
+
+    /// The transactions `txids`, in batches (checked against their ids by the caller).
+    pub(crate) fn transactions(&self, txids: Vec<Txid>) -> Result<Vec<Vec<u8>>, Error> {
+        counted("spent transactions", txids, |c| {
+            self.client.batch_transaction_get_raw(c.iter())
+        })
+    }
+}
+
+/// Round trips of one kind of request: how many, for how many items, and the time waited.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct RequestStat {
+    /// "histories", "transactions", "spent transactions", "transaction (one)", "headers",
+    /// "proofs".
+    pub kind: &'static str,
+    /// Requests or batches sent.
+    pub round_trips: u64,
+    /// Items asked for in them.
+    pub items: u64,
+    /// Time until the answers were in, ms.
+    pub millis: f64,
+}
+
+static STATS: Mutex<Vec<RequestStat>> = Mutex::new(Vec::new());
+
+pub(crate) fn record(kind: &'static str, items: usize, since: std::time::Instant) {
+    let mut stats = STATS.lock().unwrap_or_else(|p| p.into_inner());
+    let at = match stats.iter().position(|s| s.kind == kind) {
+        Some(i) => i,
+        None => {
+            stats.push(RequestStat {
+                kind,
+                ..RequestStat::default()
+            });
+            stats.len() - 1
+        }
+    };
+    let s = &mut stats[at];
+    s.round_trips += 1;
+    s.items += items as u64;
+    s.millis += since.elapsed().as_secs_f64() * 1e3;
+}
+
+/// What the scans of this process asked Electrum servers, by kind (for the benchmark and
+/// diagnostics); `reset` starts the count again.
+pub fn request_stats(reset: bool) -> Vec<RequestStat> {
+    let mut stats = STATS.lock().unwrap_or_else(|p| p.into_inner());
+    if reset {
+        std::mem::take(&mut *stats)
+    } else {
+        stats.clone()
     }
 }
 
@@ -78,6 +165,20 @@ fn chunked<T, R>(
         out.extend(call(c)?);
     }
     Ok(out)
+}
+
+/// [`chunked`], each round trip counted under `kind`.
+pub(crate) fn counted<T, R>(
+    kind: &'static str,
+    items: Vec<T>,
+    mut call: impl FnMut(&[T]) -> Result<Vec<R>, Error>,
+) -> Result<Vec<R>, Error> {
+    chunked(items, |c| {
+        let t = std::time::Instant::now();
+        let r = call(c);
+        record(kind, c.len(), t);
+        r
+    })
 }
 
 impl ElectrumApi for ChunkedClient {
@@ -162,9 +263,25 @@ impl ElectrumApi for ChunkedClient {
         I::Item: Borrow<&'s Script>,
     {
         let all: Vec<&'s Script> = scripts.into_iter().map(|s| *s.borrow()).collect();
-        let histories = chunked(all, |c| self.client.batch_script_get_history(c.iter()))?;
-        self.read_ahead(&histories);
-        Ok(histories)
+        let mut kept: Vec<Option<Vec<GetHistoryRes>>> = {
+            let mut memo = self.histories.lock().unwrap_or_else(|p| p.into_inner());
+            all.iter().map(|s| memo.remove(*s)).collect()
+        };
+        let missing: Vec<&'s Script> = all
+            .iter()
+            .zip(&kept)
+            .filter(|(_, k)| k.is_none())
+            .map(|(s, _)| *s)
+            .collect();
+        let fetched = counted("histories", missing, |c| {
+            self.client.batch_script_get_history(c.iter())
+        })?;
+        self.read_ahead(&fetched);
+        let mut fetched = fetched.into_iter();
+        for slot in kept.iter_mut().filter(|k| k.is_none()) {
+            *slot = fetched.next();
+        }
+        Ok(kept.into_iter().map(Option::unwrap_or_default).collect())
     }
 
     fn script_list_unspent(&self, script: &Script) -> Result<Vec<ListUnspentRes>, Error> {
@@ -191,7 +308,12 @@ impl ElectrumApi for ChunkedClient {
             .remove(txid);
         match ready {
             Some(raw) => Ok(raw),
-            None => self.client.transaction_get_raw(txid),
+            None => {
+                let t = std::time::Instant::now();
+                let raw = self.client.transaction_get_raw(txid);
+                record("transaction (one)", 1, t);
+                raw
+            }
         }
     }
 
@@ -210,7 +332,25 @@ impl ElectrumApi for ChunkedClient {
         I::Item: Borrow<u32>,
     {
         let all: Vec<u32> = heights.into_iter().map(|h| *h.borrow()).collect();
-        chunked(all, |c| self.client.batch_block_header_raw(c.iter()))
+        let mut memo = self.headers.lock().unwrap_or_else(|p| p.into_inner());
+        let mut missing: Vec<u32> = all
+            .iter()
+            .copied()
+            .filter(|h| !memo.contains_key(h))
+            .collect();
+        missing.sort_unstable();
+        missing.dedup();
+        let raws = counted("headers", missing.clone(), |c| {
+            self.client.batch_block_header_raw(c.iter())
+        })?;
+        memo.extend(missing.into_iter().zip(raws));
+        all.iter()
+            .map(|h| {
+                memo.get(h)
+                    .cloned()
+                    .ok_or_else(|| Error::Message("the server left a block header out".into()))
+            })
+            .collect()
     }
 
     fn batch_estimate_fee<I>(&self, numbers: I) -> Result<Vec<f64>, Error>
@@ -252,7 +392,7 @@ impl ElectrumApi for ChunkedClient {
         let mut unique: Vec<(Txid, usize)> = asked.clone();
         unique.sort_unstable();
         unique.dedup();
-        let proofs = chunked(unique.clone(), |c| {
+        let proofs = counted("proofs", unique.clone(), |c| {
             self.client.batch_transaction_get_merkle(c.iter())
         })?;
         asked

@@ -8,6 +8,7 @@
 pub mod backend;
 pub mod consensus;
 pub mod electrum;
+mod electrum_anchors;
 mod electrum_batch;
 mod electrum_watch;
 pub mod esplora;

@@ -6,7 +6,10 @@
 
 #![allow(clippy::panic, clippy::unwrap_used)]
 
+pub mod electrum;
 pub mod esplora;
+
+pub use electrum::Electrs;
 
 use std::{
     io::{Read, Write},
@@ -277,16 +280,42 @@ fn node_dir() -> std::path::PathBuf {
         })
 }
 
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .unwrap_or_else(|e| panic!("free port: {e}"))
         .port()
 }
 
+/// Copies the folder `from` into `to` (files and subfolders).
+fn copy_tree(from: &std::path::Path, to: &std::path::Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(to)?;
+    for entry in std::fs::read_dir(from)? {
+        let entry = entry?;
+        let target = to.join(entry.file_name());
+        if entry.file_type()?.is_dir() {
+            copy_tree(&entry.path(), &target)?;
+        } else {
+            std::fs::copy(entry.path(), target)?;
+        }
+    }
+    Ok(())
+}
+
 impl Bitcoind {
     /// Starts the node and waits until it answers.
     pub fn start(tag: &str) -> Self {
+        Self::start_from(tag, None)
+    }
+
+    /// Starts the node on a copy of the chain [`Self::save_chain`] kept in `seed` (for
+    /// benchmarks whose chain takes minutes to build), or on an empty one.
+    pub fn start_from(tag: &str, seed: Option<&std::path::Path>) -> Self {
+        Self::start_with(tag, seed, &[])
+    }
+
+    /// [`Self::start_from`] with more of the node's options (`-txindex=1`, …).
+    pub fn start_with(tag: &str, seed: Option<&std::path::Path>, options: &[&str]) -> Self {
         let bin = node_dir().join("bitcoind");
         assert!(
             bin.exists(),
@@ -296,6 +325,9 @@ impl Bitcoind {
         let dir = std::env::temp_dir().join(format!("coldlink-{tag}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("datadir: {e}"));
+        if let Some(seed) = seed {
+            copy_tree(seed, &dir.join("regtest")).unwrap_or_else(|e| panic!("seed chain: {e}"));
+        }
         let rpc_port = free_port();
         let p2p_port = free_port();
         let child = Command::new(&bin)
@@ -315,6 +347,7 @@ impl Bitcoind {
                 "-fallbackfee=0.0002",
                 "-printtoconsole=0",
             ])
+            .args(options)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -331,6 +364,23 @@ impl Bitcoind {
             std::thread::sleep(Duration::from_millis(200));
         }
         node
+    }
+
+    /// Stops the node and keeps its chain (blocks and chain state, no wallets) in `to`, for
+    /// [`Self::start_from`].
+    pub fn save_chain(self, to: &std::path::Path) -> std::io::Result<()> {
+        let _ = self.cli(&["stop"]);
+        let mut me = self;
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while Instant::now() < deadline && !matches!(me.child.try_wait(), Ok(Some(_))) {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = std::fs::remove_dir_all(to);
+        let from = me.dir.join("regtest");
+        for part in ["blocks", "chainstate"] {
+            copy_tree(&from.join(part), &to.join(part))?;
+        }
+        Ok(())
     }
 
     /// The RPC URL.
@@ -364,105 +414,4 @@ impl Bitcoind {
             Err(String::from_utf8_lossy(&out.stderr).trim().to_owned())
         }
     }
-}
-
-/// An Electrum server (electrs, built by `scripts/setup` under `~/.cache/coldlink/tools`) over
-/// a [`Bitcoind`], on a free loopback port, with a throwaway index.
-pub struct Electrs {
-    child: Child,
-    dir: std::path::PathBuf,
-    /// `tcp://127.0.0.1:<port>`.
-    pub url: String,
-}
-
-impl Drop for Electrs {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-impl Electrs {
-    /// Starts electrs on `node` and waits until it has indexed the node's tip.
-    pub fn start(node: &Bitcoind) -> Self {
-        let bin = std::env::var_os("COLDLINK_ELECTRS")
-            .map(std::path::PathBuf::from)
-            .unwrap_or_else(|| {
-                std::path::PathBuf::from(std::env::var("HOME").unwrap_or_default())
-                    .join(".cache/coldlink/tools/electrs/bin/electrs")
-            });
-        assert!(
-            bin.exists(),
-            "no electrs at {}: run scripts/setup",
-            bin.display()
-        );
-        let dir = node.dir.join("electrs");
-        std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("electrs dir: {e}"));
-        let port = free_port();
-        // The login goes in a config file, not on the command line.
-        let conf = dir.join("electrs.toml");
-        std::fs::write(&conf, "auth = \"coldlink:coldlink\"\n")
-            .unwrap_or_else(|e| panic!("electrs config: {e}"));
-        let child = Command::new(&bin)
-            .arg(format!("--conf={}", conf.display()))
-            .args(["--skip-default-conf-files", "--network", "regtest"])
-            .args(["--log-filters", "WARN", "--wait-duration-secs", "1"])
-            .arg(format!("--db-dir={}", dir.display()))
-            .arg(format!("--daemon-rpc-addr=127.0.0.1:{}", node.rpc_port))
-            .arg(format!("--daemon-p2p-addr=127.0.0.1:{}", node.p2p_port))
-            .arg(format!("--electrum-rpc-addr=127.0.0.1:{port}"))
-            .arg(format!("--monitoring-addr=127.0.0.1:{}", free_port()))
-            .stdout(Stdio::null())
-            .stderr(if std::env::var_os("COLDLINK_TEST_VERBOSE").is_some() {
-                Stdio::inherit()
-            } else {
-                Stdio::null()
-            })
-            .spawn()
-            .unwrap_or_else(|e| panic!("start electrs: {e}"));
-        let e = Self {
-            child,
-            dir,
-            url: format!("tcp://127.0.0.1:{port}"),
-        };
-        e.wait_synced(node);
-        e
-    }
-
-    /// Waits until the server reports the node's best height.
-    pub fn wait_synced(&self, node: &Bitcoind) {
-        let want: u64 = node
-            .cli(&["getblockcount"])
-            .ok()
-            .and_then(|h| h.trim().parse().ok())
-            .unwrap_or(0);
-        let port = self.url.rsplit(':').next().unwrap_or("0").to_owned();
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            if let Some(h) = electrum_height(&port) {
-                if h >= want {
-                    return;
-                }
-            }
-            assert!(
-                Instant::now() < deadline,
-                "electrs did not catch up with block {want}"
-            );
-            std::thread::sleep(Duration::from_millis(200));
-        }
-    }
-}
-
-/// The height an Electrum server reports (`blockchain.headers.subscribe`), if it answers.
-fn electrum_height(port: &str) -> Option<u64> {
-    use std::io::{BufRead, BufReader, Write};
-    let mut s = std::net::TcpStream::connect(format!("127.0.0.1:{port}")).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
-    s.write_all(b"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"blockchain.headers.subscribe\",\"params\":[]}\n")
-        .ok()?;
-    let mut line = String::new();
-    BufReader::new(s).read_line(&mut line).ok()?;
-    let v: Value = serde_json::from_str(&line).ok()?;
-    v["result"]["height"].as_u64()
 }

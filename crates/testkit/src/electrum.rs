@@ -1,0 +1,122 @@
+//! An Electrum server over a [`Bitcoind`] for tests and benchmarks: electrs (built by
+//! `scripts/setup`) on a free loopback port with a throwaway index.
+
+use std::{
+    process::{Child, Command, Stdio},
+    time::{Duration, Instant},
+};
+
+use serde_json::Value;
+
+use crate::{free_port, Bitcoind};
+
+/// An Electrum server (electrs, built by `scripts/setup` under `~/.cache/coldlink/tools`) over
+/// a [`Bitcoind`], on a free loopback port, with a throwaway index.
+pub struct Electrs {
+    child: Child,
+    dir: std::path::PathBuf,
+    /// `tcp://127.0.0.1:<port>`.
+    pub url: String,
+}
+
+impl Drop for Electrs {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+impl Electrs {
+    /// Starts electrs on `node` and waits until it has indexed the node's tip.
+    pub fn start(node: &Bitcoind) -> Self {
+        let bin = std::env::var_os("COLDLINK_ELECTRS")
+            .map(std::path::PathBuf::from)
+            .unwrap_or_else(|| {
+                std::path::PathBuf::from(std::env::var("HOME").unwrap_or_default())
+                    .join(".cache/coldlink/tools/electrs/bin/electrs")
+            });
+        assert!(
+            bin.exists(),
+            "no electrs at {}: run scripts/setup",
+            bin.display()
+        );
+        let dir = node.dir.join("electrs");
+        std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("electrs dir: {e}"));
+        let port = free_port();
+        // The login goes in a config file, not on the command line.
+        let conf = dir.join("electrs.toml");
+        std::fs::write(&conf, "auth = \"coldlink:coldlink\"\n")
+            .unwrap_or_else(|e| panic!("electrs config: {e}"));
+        let child = Command::new(&bin)
+            .arg(format!("--conf={}", conf.display()))
+            .args(["--skip-default-conf-files", "--network", "regtest"])
+            .args(["--log-filters", "WARN", "--wait-duration-secs", "1"])
+            .arg(format!("--db-dir={}", dir.display()))
+            .arg(format!("--daemon-rpc-addr=127.0.0.1:{}", node.rpc_port))
+            .arg(format!("--daemon-p2p-addr=127.0.0.1:{}", node.p2p_port))
+            .arg(format!("--electrum-rpc-addr=127.0.0.1:{port}"))
+            .arg(format!("--monitoring-addr=127.0.0.1:{}", free_port()))
+            .stdout(Stdio::null())
+            .stderr(if std::env::var_os("COLDLINK_TEST_VERBOSE").is_some() {
+                Stdio::inherit()
+            } else {
+                Stdio::null()
+            })
+            .spawn()
+            .unwrap_or_else(|e| panic!("start electrs: {e}"));
+        let e = Self {
+            child,
+            dir,
+            url: format!("tcp://127.0.0.1:{port}"),
+        };
+        e.wait_synced(node);
+        e
+    }
+
+    /// Waits until the server reports the node's best height.
+    pub fn wait_synced(&self, node: &Bitcoind) {
+        let want: u64 = node
+            .cli(&["getblockcount"])
+            .ok()
+            .and_then(|h| h.trim().parse().ok())
+            .unwrap_or(0);
+        let port = self.url.rsplit(':').next().unwrap_or("0").to_owned();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Some(h) = electrum_height(&port) {
+                if h >= want {
+                    return;
+                }
+            }
+            assert!(
+                Instant::now() < deadline,
+                "electrs did not catch up with block {want}"
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+}
+
+/// The height an Electrum server reports (`blockchain.headers.subscribe`), if it answers.
+/// `server.version` goes first, as the protocol asks (ElectrumX closes a session otherwise).
+fn electrum_height(port: &str) -> Option<u64> {
+    use std::io::{BufRead, BufReader, Write};
+    let mut s = std::net::TcpStream::connect(format!("127.0.0.1:{port}")).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
+    s.write_all(
+        b"{\"jsonrpc\":\"2.0\",\"id\":0,\"method\":\"server.version\",\"params\":[\"coldlink-test\",\"1.4\"]}\n\
+          {\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"blockchain.headers.subscribe\",\"params\":[]}\n",
+    )
+    .ok()?;
+    let mut reader = BufReader::new(s);
+    for _ in 0..2 {
+        let mut line = String::new();
+        reader.read_line(&mut line).ok()?;
+        let v: Value = serde_json::from_str(&line).ok()?;
+        if v["id"] == 1 {
+            return v["result"]["height"].as_u64();
+        }
+    }
+    None
+}
