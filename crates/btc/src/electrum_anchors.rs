@@ -28,9 +28,15 @@ use crate::electrum_batch::ChunkedClient;
 /// server's heights. A replacement of six blocks has not happened on Bitcoin since 2013's fork.
 pub(crate) const PROOF_DEPTH: u32 = 6;
 
+/// The most scripts one read asks for: a batch grows from `batch` while its scripts are used.
+const MAX_BATCH: usize = 1_000;
+
 /// The confirmations of `wallet`'s transactions deeper than [`PROOF_DEPTH`], read with the
-/// scan's own rule (`stop_gap` unused scripts in a row past the last one handed out, in
-/// batches of `batch`), ready for `BdkElectrumClient::populate_anchor_cache`.
+/// scan's own rule (`stop_gap` unused scripts in a row past the last one handed out), ready for
+/// `BdkElectrumClient::populate_anchor_cache`. The reads start at `batch` scripts and double
+/// while they find used ones (up to [`MAX_BATCH`]): a busy account is read in a few round
+/// trips, a new one in one per chain. The scan's own smaller batches are then answered from
+/// what was read.
 pub(crate) fn deep_anchors(
     client: &ChunkedClient,
     wallet: &Wallet,
@@ -44,13 +50,17 @@ pub(crate) fn deep_anchors(
         let last_revealed = wallet.derivation_index(keychain);
         let mut spks = wallet.unbounded_spk_iter(keychain);
         let mut unused = 0usize;
+        let mut size = batch.max(1);
         'keychain: loop {
-            let next: Vec<(u32, bitcoin::ScriptBuf)> = spks.by_ref().take(batch).collect();
+            let next: Vec<(u32, bitcoin::ScriptBuf)> = spks.by_ref().take(size).collect();
             if next.is_empty() {
                 break;
             }
             let scripts: Vec<&bitcoin::Script> = next.iter().map(|(_, s)| s.as_script()).collect();
             let histories = client.histories_kept(&scripts)?;
+            if histories.iter().any(|h| !h.is_empty()) {
+                size = (size * 2).min(MAX_BATCH);
+            }
             for ((index, _), history) in next.iter().zip(histories) {
                 if !history.is_empty() {
                     unused = 0;

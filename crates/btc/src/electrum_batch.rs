@@ -28,9 +28,13 @@ use bdk_electrum::electrum_client::{
 };
 use bitcoin::{Script, ScriptBuf, Txid};
 
-/// The most requests one batch carries: enough to keep the connection busy, few enough that
-/// the client's per-answer work stays small.
-pub(crate) const CHUNK: usize = 100;
+/// The most requests one batch carries: few enough that the client's per-answer work stays
+/// small, enough that round trips are few — electrs does its own bookkeeping (a look at its
+/// node for new blocks and mempool) whenever it has nothing queued, about 25 ms here, so each
+/// round trip costs that much more than its requests (measured: 10,000 transactions in 120
+/// batches 3.8 s, in 40 batches 1.4 s). And under Fulcrum's default `max_batch` (345), which
+/// refuses larger batches.
+pub(crate) const CHUNK: usize = 300;
 
 /// [`Client`] with chunked batches and transactions read ahead.
 pub(crate) struct ChunkedClient {
@@ -448,15 +452,16 @@ mod tests {
     #[test]
     fn chunks_are_bounded_and_answers_keep_their_order() {
         let mut sizes = Vec::new();
-        let out = chunked((0..250u32).collect(), |c| {
+        let n = 2 * CHUNK as u32 + 50;
+        let out = chunked((0..n).collect(), |c| {
             sizes.push(c.len());
             Ok(c.iter().map(|x| x * 2).collect())
         })
         .expect("answers");
         assert_eq!(sizes, vec![CHUNK, CHUNK, 50]);
-        assert_eq!(out, (0..250u32).map(|x| x * 2).collect::<Vec<_>>());
-        let e = chunked((0..250u32).collect(), |c| {
-            if c[0] >= 100 {
+        assert_eq!(out, (0..n).map(|x| x * 2).collect::<Vec<_>>());
+        let e = chunked((0..n).collect(), |c| {
+            if c[0] >= CHUNK as u32 {
                 Err(Error::Message("down".into()))
             } else {
                 Ok(c.to_vec())
