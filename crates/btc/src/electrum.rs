@@ -342,22 +342,77 @@ fn add_spent_outputs(
     let txids: Vec<Txid> = missing.keys().copied().collect();
     let raws = client.transactions(txids.clone())?;
     for (txid, raw) in txids.iter().zip(raws) {
-        let tx: Transaction = bitcoin::consensus::deserialize(&raw)
-            .map_err(|e| electrum_client::Error::Message(format!("transaction {txid}: {e}")))?;
-        if tx.compute_txid() != *txid {
-            return Err(electrum_client::Error::Message(format!(
-                "the server sent another transaction when asked for {txid}"
-            )));
-        }
-        for op in &missing[txid] {
-            let out = tx.output.get(op.vout as usize).ok_or_else(|| {
-                electrum_client::Error::Message(format!(
-                    "transaction {txid} has no output {}",
-                    op.vout
-                ))
-            })?;
-            update.txouts.insert(*op, out.clone());
-        }
+        update
+            .txouts
+            .extend(spent_outputs(*txid, &raw, &missing[txid])?);
     }
     Ok(())
+}
+
+/// The outputs `outpoints` of the transaction the server sent as `txid`: checked to be that
+/// transaction and to have those outputs.
+fn spent_outputs(
+    txid: Txid,
+    raw: &[u8],
+    outpoints: &[bitcoin::OutPoint],
+) -> Result<Vec<(bitcoin::OutPoint, bitcoin::TxOut)>, electrum_client::Error> {
+    let tx: Transaction = bitcoin::consensus::deserialize(raw)
+        .map_err(|e| electrum_client::Error::Message(format!("transaction {txid}: {e}")))?;
+    if tx.compute_txid() != txid {
+        return Err(electrum_client::Error::Message(format!(
+            "the server sent another transaction when asked for {txid}"
+        )));
+    }
+    outpoints
+        .iter()
+        .map(|op| {
+            tx.output
+                .get(op.vout as usize)
+                .map(|out| (*op, out.clone()))
+                .ok_or_else(|| {
+                    electrum_client::Error::Message(format!(
+                        "transaction {txid} has no output {}",
+                        op.vout
+                    ))
+                })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bitcoin::{absolute::LockTime, transaction::Version, OutPoint, ScriptBuf, TxOut};
+
+    fn tx(value: u64) -> Transaction {
+        Transaction {
+            version: Version::TWO,
+            lock_time: LockTime::ZERO,
+            input: vec![],
+            output: vec![TxOut {
+                value: Amount::from_sat(value),
+                script_pubkey: ScriptBuf::new(),
+            }],
+        }
+    }
+
+    #[test]
+    fn spent_outputs_come_only_from_the_transaction_asked_for() {
+        let t = tx(5_000);
+        let txid = t.compute_txid();
+        let raw = bitcoin::consensus::serialize(&t);
+        let got = spent_outputs(txid, &raw, &[OutPoint::new(txid, 0)]).expect("output 0");
+        assert_eq!(got[0].1.value, Amount::from_sat(5_000));
+
+        let missing = spent_outputs(txid, &raw, &[OutPoint::new(txid, 1)]).expect_err("vout 1");
+        assert!(missing.to_string().contains("has no output 1"), "{missing}");
+        let other = tx(6_000);
+        let wrong = spent_outputs(txid, &bitcoin::consensus::serialize(&other), &[])
+            .expect_err("another transaction");
+        assert!(wrong.to_string().contains("another transaction"), "{wrong}");
+        for bad in [&raw[..raw.len() - 1], &[][..], &[0xff; 7][..]] {
+            let e = spent_outputs(txid, bad, &[]).expect_err("malformed");
+            assert!(e.to_string().contains(&txid.to_string()), "{e}");
+        }
+    }
 }

@@ -130,7 +130,7 @@ pub struct RequestStat {
 
 static STATS: Mutex<Vec<RequestStat>> = Mutex::new(Vec::new());
 
-pub(crate) fn record(kind: &'static str, items: usize, since: std::time::Instant) {
+fn record(kind: &'static str, items: usize, since: std::time::Instant) {
     let mut stats = STATS.lock().unwrap_or_else(|p| p.into_inner());
     let at = match stats.iter().position(|s| s.kind == kind) {
         Some(i) => i,
@@ -172,7 +172,7 @@ fn chunked<T, R>(
 }
 
 /// [`chunked`], each round trip counted under `kind`.
-pub(crate) fn counted<T, R>(
+fn counted<T, R>(
     kind: &'static str,
     items: Vec<T>,
     mut call: impl FnMut(&[T]) -> Result<Vec<R>, Error>,
