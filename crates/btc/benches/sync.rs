@@ -5,7 +5,8 @@
 //! 200 ms. Against electrs 0.11.1; what each sync asked the server, and how long the server
 //! took to answer, is printed by kind. Run: `cargo bench -p coldlink-btc --bench sync` (the
 //! first run builds the chain: a few minutes; it is kept under ~/.cache). Needs the node and
-//! electrs from `scripts/setup`.
+//! electrs from `scripts/setup`; then the same against ElectrumX if `scripts/install-electrumx`
+//! installed it (`COLDLINK_BENCH_SERVERS=electrs` or `electrumx` picks one).
 
 use std::{sync::Arc, time::Instant};
 
@@ -16,7 +17,7 @@ use coldlink_btc::{
 };
 use coldlink_signer::{BitcoinSigner, Signer};
 use coldlink_soft::SoftWallet;
-use coldlink_testkit::{Bitcoind, Electrs};
+use coldlink_testkit::{electrum::ElectrumX, Bitcoind, Electrs};
 use coldlink_types::Sensitive;
 use serde_json::json;
 
@@ -72,13 +73,29 @@ fn main() {
         "chain ready: {TXS} transactions to {ADDRESSES} addresses in {:.0} s",
         t.elapsed().as_secs_f64()
     );
-    let node = Bitcoind::start_from("bench-sync", Some(&seed));
-    let electrs = Electrs::start(&node);
-    measure(&acc, &node, &electrs.url);
+    // ElectrumX reads transactions through the node's transaction index.
+    let node = Bitcoind::start_with("bench-sync", Some(&seed), &["-txindex=1"]);
+    // COLDLINK_BENCH_SERVERS picks the servers (default: both).
+    let servers =
+        std::env::var("COLDLINK_BENCH_SERVERS").unwrap_or_else(|_| "electrs,electrumx".into());
+    if servers.contains("electrs") {
+        println!("— electrs 0.11.1 (reads the blocks of a script's history at each request)");
+        let electrs = Electrs::start(&node);
+        measure(&acc, &node, &electrs.url, "electrs");
+    }
+    if servers.contains("electrumx") && ElectrumX::binary().is_some() {
+        let t = Instant::now();
+        let server = ElectrumX::start(&node, std::time::Duration::from_secs(1800));
+        println!(
+            "— ElectrumX 1.17 (keeps every history in its database; indexed in {:.0} s)",
+            t.elapsed().as_secs_f64()
+        );
+        measure(&acc, &node, &server.url, "electrumx");
+    }
 }
 
 /// The baseline, the full sync and the re-syncs against the server at `url`.
-fn measure(acc: &BtcAccount, node: &Bitcoind, url: &str) {
+fn measure(acc: &BtcAccount, node: &Bitcoind, url: &str, tag: &str) {
     // Baseline: one batched history request over the same scripts.
     let client = electrum_client::Client::new(url).expect("client");
     let spks: Vec<bitcoin::ScriptBuf> = (0..ADDRESSES)
@@ -106,7 +123,7 @@ fn measure(acc: &BtcAccount, node: &Bitcoind, url: &str) {
     });
     let dir = node.dir.join("bench");
     std::fs::create_dir_all(&dir).expect("dir");
-    let mut w = AccountWallet::open(&dir.join("a.db"), acc).expect("open");
+    let mut w = AccountWallet::open(&dir.join(format!("{tag}.db")), acc).expect("open");
     coldlink_btc::electrum::request_stats(true);
     let t = Instant::now();
     let started = t;

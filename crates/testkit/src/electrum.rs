@@ -120,3 +120,100 @@ fn electrum_height(port: &str) -> Option<u64> {
     }
     None
 }
+
+/// ElectrumX (from PyPI, installed by `scripts/setup` under `~/.cache/coldlink/tools`) over a
+/// [`Bitcoind`]: a server that keeps every script's history in its own database, where electrs
+/// reads the blocks again at each request. For the sync benchmark's second figure.
+pub struct ElectrumX {
+    child: Child,
+    dir: std::path::PathBuf,
+    /// `tcp://127.0.0.1:<port>`.
+    pub url: String,
+}
+
+impl Drop for ElectrumX {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+impl ElectrumX {
+    /// The server's program, if installed.
+    pub fn binary() -> Option<std::path::PathBuf> {
+        let bin = std::env::var_os("COLDLINK_ELECTRUMX")
+            .map(std::path::PathBuf::from)
+            .unwrap_or_else(|| {
+                std::path::PathBuf::from(std::env::var("HOME").unwrap_or_default())
+                    .join(".cache/coldlink/tools/electrumx/1.17.0/bin/electrumx_server")
+            });
+        bin.exists().then_some(bin)
+    }
+
+    /// Starts ElectrumX on `node` and waits until it has indexed the node's tip (`timeout`:
+    /// a large chain takes a while).
+    pub fn start(node: &Bitcoind, timeout: Duration) -> Self {
+        let bin = Self::binary().unwrap_or_else(|| panic!("no ElectrumX: run scripts/setup"));
+        let dir = node.dir.join("electrumx");
+        std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("electrumx dir: {e}"));
+        let port = free_port();
+        let child = Command::new(&bin)
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("COIN", "Bitcoin")
+            .env("NET", "regtest")
+            .env("DB_DIRECTORY", &dir)
+            .env(
+                "DAEMON_URL",
+                format!("http://coldlink:coldlink@127.0.0.1:{}/", node.rpc_port),
+            )
+            .env("SERVICES", format!("tcp://127.0.0.1:{port}"))
+            // A personal server: no per-session cost throttling (its defaults make a client
+            // that sends large batches wait a second or more before each later request).
+            .env("COST_SOFT_LIMIT", "0")
+            .env("COST_HARD_LIMIT", "0")
+            .env("INITIAL_CONCURRENT", "1000")
+            .env("MAX_SEND", "100000000")
+            .env("ALLOW_ROOT", "1")
+            .env("LOG_LEVEL", "warning")
+            .stdout(if std::env::var_os("COLDLINK_TEST_VERBOSE").is_some() {
+                Stdio::inherit()
+            } else {
+                Stdio::null()
+            })
+            .stderr(if std::env::var_os("COLDLINK_TEST_VERBOSE").is_some() {
+                Stdio::inherit()
+            } else {
+                Stdio::null()
+            })
+            .spawn()
+            .unwrap_or_else(|e| panic!("start electrumx: {e}"));
+        let want: u64 = node
+            .cli(&["getblockcount"])
+            .ok()
+            .and_then(|h| h.trim().parse().ok())
+            .unwrap_or(0);
+        let port_s = port.to_string();
+        let deadline = Instant::now() + timeout;
+        let mut me = Self {
+            child,
+            dir,
+            url: format!("tcp://127.0.0.1:{port}"),
+        };
+        loop {
+            if let Ok(Some(status)) = me.child.try_wait() {
+                panic!("ElectrumX stopped ({status}); COLDLINK_TEST_VERBOSE=1 shows why");
+            }
+            if electrum_height(&port_s).is_some_and(|h| h >= want) {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "ElectrumX did not catch up with block {want}"
+            );
+            std::thread::sleep(Duration::from_millis(500));
+        }
+        me
+    }
+}
