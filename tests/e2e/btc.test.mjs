@@ -119,6 +119,8 @@ test("receive with Verify on device and send with the simulated Ledger", async (
     await s.type(await s.waitFor('[data-testid="node-password"]'), "coldlink");
     await s.click(await s.waitFor('[data-testid="node-save"]'));
     assert.match(await until(s, '[data-testid="node-status"]', (t) => /regtest/.test(t)), /block 101/);
+    // Where the password went (no keyring in this window's session: the database, out of exports).
+    assert.match(await s.text(await s.waitFor('[data-testid="node-password-kept"]')), /kept in (the system keyring|Coldlink's database)/);
     // The fee warning's thresholds: checked when saved.
     await s.type(await s.waitFor('[data-testid="fee-warning-share"]'), "x");
     await s.click(await s.waitFor('[data-testid="fee-warning-save"]'));

@@ -95,6 +95,8 @@ pub struct NodeStatusView {
     pub blocks: u32,
     /// Still downloading the chain.
     pub syncing: bool,
+    /// Where the password was kept, when one was given.
+    pub password_kept: Option<String>,
 }
 
 /// An account after a sync.
@@ -153,36 +155,67 @@ impl Coldlink {
 
     /// The node configured for `network`, if any, without its password.
     pub fn btc_node(&self, network: Network) -> Result<Option<NodeSettings>, AppError> {
-        Ok(self.node_settings(network)?.map(|mut s| {
-            s.password.clear();
-            s
-        }))
+        self.node_settings(network)
     }
 
+    /// The settings kept for `network`'s node, without a password. A password an earlier
+    /// version kept in them (and so in exports) is moved out first (`node_password`).
     fn node_settings(&self, network: Network) -> Result<Option<NodeSettings>, AppError> {
         let raw = self.with_store(|s| {
-            s.setting(&format!("btc.node.{network}"))
+            s.setting(&node_key(network))
                 .map_err(|e| AppError::internal(e.to_string()))
         })?;
-        Ok(raw.and_then(|r| serde_json::from_str::<NodeSettings>(&r).ok()))
+        let Some(mut s) = raw.and_then(|r| serde_json::from_str::<NodeSettings>(&r).ok()) else {
+            return Ok(None);
+        };
+        if !s.password.is_empty() {
+            let password = coldlink_types::Sensitive::new(std::mem::take(&mut s.password));
+            self.keep_node_password(network, &password)?;
+            self.save_node_settings(network, &s)?;
+        }
+        Ok(Some(s))
+    }
+
+    fn save_node_settings(&self, network: Network, s: &NodeSettings) -> Result<(), AppError> {
+        let mut s = s.clone();
+        s.password.clear();
+        let text = serde_json::to_string(&s).map_err(|e| AppError::internal(e.to_string()))?;
+        self.with_store(|st| {
+            st.set_setting(&node_key(network), &text)
+                .map_err(|e| AppError::internal(e.to_string()))
+        })
     }
 
     pub(crate) fn node(&self, network: Network) -> Result<Backend, AppError> {
-        let s = self.node_settings(network)?.ok_or_else(|| {
+        let mut s = self.node_settings(network)?.ok_or_else(|| {
             AppError::new(
                 ErrorKind::Disconnected,
                 format!("no Bitcoin node is set for {network}: add one in Settings"),
             )
         })?;
+        if uses_password(&s) {
+            s.password = self
+                .node_password(network)?
+                .map(|p| p.expose().clone())
+                .ok_or_else(|| {
+                    AppError::new(
+                        ErrorKind::Disconnected,
+                        format!(
+                            "the password of the {network} node is not kept any more: enter it again in Settings"
+                        ),
+                    )
+                })?;
+        }
         Ok(to_backend(&s))
     }
 
     /// Tests `settings` against the node and keeps them for `network` when it answers on that
-    /// network.
+    /// network. The password goes to the system keyring (or the database), never into the
+    /// settings; left empty for the same user, the one kept is used.
     pub fn btc_set_node(
         &self,
         network: Network,
-        settings: NodeSettings,
+        mut settings: NodeSettings,
     ) -> Result<NodeStatusView, AppError> {
         let electrum = settings.kind == "electrum";
         let url = settings.url.trim();
@@ -196,17 +229,31 @@ impl Coldlink {
                 "the address must start with http:// (for example http://127.0.0.1:8332)",
             ));
         }
+        let with_password = uses_password(&settings);
+        if with_password && settings.password.is_empty() {
+            let same_user = self
+                .node_settings(network)?
+                .is_some_and(|old| uses_password(&old) && old.user == settings.user);
+            if same_user {
+                if let Some(p) = self.node_password(network)? {
+                    settings.password = p.expose().clone();
+                }
+            }
+        }
         let status = to_backend(&settings).check_network(network)?;
-        let text =
-            serde_json::to_string(&settings).map_err(|e| AppError::internal(e.to_string()))?;
-        self.with_store(|s| {
-            s.set_setting(&format!("btc.node.{network}"), &text)
-                .map_err(|e| AppError::internal(e.to_string()))
-        })?;
+        let password = coldlink_types::Sensitive::new(std::mem::take(&mut settings.password));
+        let kept = if with_password && !password.expose().is_empty() {
+            Some(self.keep_node_password(network, &password)?)
+        } else {
+            self.forget_node_password(network)?;
+            None
+        };
+        self.save_node_settings(network, &settings)?;
         Ok(NodeStatusView {
             chain: status.chain,
             blocks: u32::try_from(status.blocks).unwrap_or(u32::MAX),
             syncing: status.initial_download,
+            password_kept: kept.map(|k| k.describe().to_owned()),
         })
     }
 
@@ -405,6 +452,17 @@ fn to_backend(s: &NodeSettings) -> Backend {
             NodeAuth::Cookie(PathBuf::from(s.cookie_file.trim()))
         },
     })
+}
+
+fn node_key(network: Network) -> String {
+    format!("btc.node.{network}")
+}
+
+/// Whether `s` logs in to a node with a user and password (not a cookie file, not a server).
+fn uses_password(s: &NodeSettings) -> bool {
+    !matches!(s.kind.as_str(), "electrum" | "esplora")
+        && s.cookie_file.trim().is_empty()
+        && !s.user.trim().is_empty()
 }
 
 fn tip_key(network: Network) -> String {

@@ -37,6 +37,8 @@ pub const ENV_EXPORT_DIR: &str = "COLDLINK_EXPORT_DIR";
 pub const ENV_EVM_RPC: &str = "COLDLINK_EVM_RPC";
 /// The price service's base URL (a CoinGecko-compatible API).
 pub const ENV_PRICES_URL: &str = "COLDLINK_PRICES_URL";
+/// `off` keeps node passwords out of the system keyring (in Coldlink's database instead).
+pub const ENV_KEYRING: &str = "COLDLINK_KEYRING";
 
 /// The configuration the services start from.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -52,6 +54,10 @@ pub struct AppConfig {
     /// Where files the user saves (PSBTs, CSV, labels) go; `None` means their downloads
     /// folder. From `COLDLINK_EXPORT_DIR`.
     pub export_dir: Option<std::path::PathBuf>,
+    /// Keep node passwords in the system keyring (Secret Service) when there is one; on
+    /// unless `COLDLINK_KEYRING=off`. Off by default here, so tests built from `Default` never
+    /// write to a developer's own keyring.
+    pub system_keyring: bool,
 }
 
 impl AppConfig {
@@ -123,6 +129,7 @@ impl AppConfig {
             export_dir: get(ENV_EXPORT_DIR)
                 .filter(|d| !d.is_empty())
                 .map(Into::into),
+            system_keyring: !get(ENV_KEYRING).is_some_and(|v| v.trim().eq_ignore_ascii_case("off")),
         })
     }
 
@@ -183,6 +190,12 @@ mod tests {
         assert_eq!(eps.len(), 2);
         assert_eq!(eps[0].id(), "speculos:127.0.0.1:9999");
         assert_eq!(eps[1].id(), "trezor-emu:127.0.0.1:21324");
+        assert!(
+            c.system_keyring,
+            "the app keeps node passwords in the keyring"
+        );
+        assert!(!with(&[(ENV_KEYRING, " Off ")]).expect("off").system_keyring);
+        assert!(!AppConfig::default().system_keyring, "tests stay out of it");
     }
 
     #[test]

@@ -25,6 +25,7 @@ mod hardware;
 mod journal;
 mod known_devices;
 mod movements;
+mod node_password;
 mod portfolio;
 mod prices;
 mod prompts;
@@ -40,8 +41,8 @@ pub use btc_sync::{BtcBalanceView, NodeSettings, NodeStatusView, SyncProgress};
 pub use coldlink_catalogue::{Catalogue, Support};
 pub use compare::{computed_support, CompareData};
 pub use config::{
-    AppConfig, EmulatorSetting, ENV_DATA_DIR, ENV_EVM_RPC, ENV_EXPORT_DIR, ENV_PRICES_URL,
-    ENV_SPECULOS, ENV_TREZOR_EMULATOR,
+    AppConfig, EmulatorSetting, ENV_DATA_DIR, ENV_EVM_RPC, ENV_EXPORT_DIR, ENV_KEYRING,
+    ENV_PRICES_URL, ENV_SPECULOS, ENV_TREZOR_EMULATOR,
 };
 pub use demo::{DemoDevice, DemoScreen, DEMO_NAME, DEMO_TREZOR_NAME, DEMO_TREZOR_PIN};
 pub use demo_mode::DemoModeView;

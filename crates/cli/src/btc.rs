@@ -106,6 +106,9 @@ pub(crate) fn run(app: &Coldlink, json_out: bool, cmd: &Btc) -> Result<(), AppEr
                     s.blocks,
                     if s.syncing { " (still syncing)" } else { "" }
                 );
+                if let Some(kept) = &s.password_kept {
+                    println!("{kept}");
+                }
             }
         }
         Btc::Sync { chain } => {

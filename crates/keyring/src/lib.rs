@@ -1,5 +1,5 @@
-//! The OS keyring, for the software wallet's "unlock without typing the password" option: a
-//! random 32-byte key stored under the wallet's keyring id. On Linux: the Secret Service
+//! The OS keyring, for the software wallet's "unlock without typing the password" option (a
+//! random 32-byte key stored under the wallet's keyring id) and for a node's RPC password. On Linux: the Secret Service
 //! (GNOME Keyring, KWallet) or, where there is none, the kernel keyring (which forgets the key
 //! at logout). Built on keyring-core and its stores directly rather than the `keyring` crate's
 //! v1 wrapper, because the wrapper offers only one store per platform and we need both.
@@ -117,6 +117,23 @@ impl OsKeyring {
         bytes.iter_mut().for_each(|b| *b = 0);
         key.map(Sensitive::new)
             .map_err(|_| KeyringError::Failed("the stored key has the wrong length".into()))
+    }
+
+    /// Stores the text secret `value` (a node's RPC password) under `id`, replacing any earlier.
+    pub fn put_text(&self, id: &[u8], value: &Sensitive<String>) -> Result<(), KeyringError> {
+        self.entry(id)?
+            .set_secret(value.expose().as_bytes())
+            .map_err(map)
+    }
+
+    /// The text secret stored under `id`.
+    pub fn get_text(&self, id: &[u8]) -> Result<Sensitive<String>, KeyringError> {
+        let bytes = self.entry(id)?.get_secret().map_err(map)?;
+        String::from_utf8(bytes).map(Sensitive::new).map_err(|e| {
+            let mut bytes = e.into_bytes();
+            bytes.iter_mut().for_each(|b| *b = 0);
+            KeyringError::Failed("the stored secret is not text".into())
+        })
     }
 
     /// Removes the key for the wallet `id`; removing a missing key is not an error.

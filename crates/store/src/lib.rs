@@ -75,20 +75,61 @@ fn now() -> i64 {
         .unwrap_or(0)
 }
 
+/// Makes `path` readable and writable by its owner only (Unix; elsewhere the folder's rights
+/// apply).
+fn owner_only(path: &Path) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+    Ok(())
+}
+
+/// Creates the folder `dir` (and its parents) readable by its owner only.
+fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    let mut b = std::fs::DirBuilder::new();
+    b.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        b.mode(0o700);
+    }
+    b.create(dir)
+}
+
 fn connect(path: &Path) -> Result<Connection, StoreError> {
     let conn = Connection::open(path)?;
+    // SQLite gives the -wal and -shm files the database file's rights.
+    owner_only(path)?;
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
     conn.busy_timeout(std::time::Duration::from_secs(5))?;
     Ok(conn)
 }
 
+/// Settings under this prefix (a node's password when there is no system keyring) stay in the
+/// database: never in the copy of the user's data kept beside it, nor in an export.
+pub const SECRET_PREFIX: &str = "secret.";
+
 /// Temp file, fsync, rename: a crash leaves the old copy or the new one, never half of one.
+/// The file is readable by its owner only (it holds accounts, labels, addresses).
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
     let tmp = path.with_extension("tmp");
     {
-        let mut f = std::fs::File::create(&tmp)?;
+        let mut opts = std::fs::OpenOptions::new();
+        opts.write(true).create(true).truncate(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            opts.mode(0o600);
+        }
+        let mut f = opts.open(&tmp)?;
+        // An older temp file keeps its mode through `open`: set it.
+        owner_only(&tmp)?;
         f.write_all(bytes)?;
         f.sync_all()?;
     }
@@ -105,8 +146,11 @@ fn healthy(conn: &Connection) -> bool {
 impl Store {
     /// Opens (creating, checking and migrating as needed) the database at `path`.
     pub fn open(path: &Path) -> Result<(Self, OpenReport), StoreError> {
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir)?;
+        if let Some(dir) = path
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty() && !d.exists())
+        {
+            create_private_dir(dir)?;
         }
         let mut report = OpenReport::default();
         let conn = match connect(path) {
@@ -178,11 +222,11 @@ impl Store {
             return Ok(d);
         }
         d.accounts = self.accounts()?;
-        let mut q = self
-            .conn
-            .prepare("SELECT key, value FROM settings ORDER BY key")?;
+        let mut q = self.conn.prepare(
+            "SELECT key, value FROM settings WHERE substr(key, 1, length(?1)) != ?1 ORDER BY key",
+        )?;
         d.settings = q
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .query_map([SECRET_PREFIX], |r| Ok((r.get(0)?, r.get(1)?)))?
             .collect::<Result<_, _>>()?;
         let mut q = self
             .conn
@@ -240,7 +284,11 @@ impl Store {
                 params![a.chain, a.signer, a.signer_name, a.label, a.address, a.path, a.created_at, a.network],
             )?;
         }
-        for (k, v) in &d.settings {
+        for (k, v) in d
+            .settings
+            .iter()
+            .filter(|(k, _)| !k.starts_with(SECRET_PREFIX))
+        {
             tx.execute(
                 "INSERT OR IGNORE INTO settings (key, value) VALUES (?1, ?2)",
                 params![k, v],
@@ -341,6 +389,56 @@ mod tests {
             Some("1234")
         );
         assert_eq!(std::fs::read(s.user_data_path()).expect("export"), before);
+    }
+
+    #[test]
+    fn secret_settings_stay_in_the_database_never_in_the_copy_or_an_export() {
+        let (mut s, _) = Store::open(&dir().join("coldlink.db")).expect("open");
+        s.set_setting("currency", "CHF").expect("set");
+        s.set_setting("secret.btc.node.regtest.password", "hunter2-node")
+            .expect("set secret");
+        assert_eq!(
+            s.setting("secret.btc.node.regtest.password")
+                .expect("read")
+                .as_deref(),
+            Some("hunter2-node")
+        );
+        let copy = std::fs::read_to_string(s.user_data_path()).expect("copy");
+        let export = std::fs::read_to_string(s.export_user_data().expect("export")).expect("read");
+        for text in [&copy, &export] {
+            assert!(text.contains("CHF"), "the user's settings are kept: {text}");
+            assert!(!text.contains("hunter2-node") && !text.contains("secret."));
+        }
+        // An export carrying one (made by hand) does not bring it back.
+        let mut d = s.user_data().expect("data");
+        d.settings
+            .push(("secret.planted".into(), "from a file".into()));
+        s.import_user_data(&d).expect("import");
+        assert_eq!(s.setting("secret.planted").expect("read"), None);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn the_database_its_copy_and_a_new_data_folder_are_the_owners_only() {
+        use std::os::unix::fs::PermissionsExt;
+        let folder = dir().join("new-data");
+        let (s, _) = Store::open(&folder.join("coldlink.db")).expect("open");
+        s.set_setting("currency", "CHF").expect("set");
+        let mode = |p: &Path| std::fs::metadata(p).expect("meta").permissions().mode() & 0o777;
+        assert_eq!(mode(&folder), 0o700);
+        assert_eq!(mode(&folder.join("coldlink.db")), 0o600);
+        assert_eq!(mode(&s.user_data_path()), 0o600);
+        assert_eq!(mode(&s.export_user_data().expect("export")), 0o600);
+        // A database left readable by others by an older version is tightened on open.
+        drop(s);
+        std::fs::set_permissions(
+            folder.join("coldlink.db"),
+            std::fs::Permissions::from_mode(0o644),
+        )
+        .expect("loosen");
+        let (_s, _) = Store::open(&folder.join("coldlink.db")).expect("reopen");
+        assert_eq!(mode(&folder.join("coldlink.db")), 0o600);
+        assert_eq!(mode(&folder.join("coldlink.db-wal")), 0o600);
     }
 
     #[test]

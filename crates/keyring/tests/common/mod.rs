@@ -16,6 +16,26 @@ pub(crate) fn behaves(ring: &OsKeyring) {
     ring.delete(&id).expect("delete");
     ring.delete(&id).expect("deleting twice is fine");
     assert!(matches!(ring.get(&id), Err(KeyringError::NotFound)));
+    // Text secrets (a node's password): any length, replaced, removed.
+    assert!(matches!(ring.get_text(&id), Err(KeyringError::NotFound)));
+    ring.put_text(
+        &id,
+        &Sensitive::new("pässword with spaces and 40+ characters, ok".into()),
+    )
+    .expect("put text");
+    assert_eq!(
+        ring.get_text(&id).expect("get text").expose(),
+        "pässword with spaces and 40+ characters, ok"
+    );
+    ring.put_text(&id, &Sensitive::new("x".into()))
+        .expect("replace");
+    assert_eq!(ring.get_text(&id).expect("get text").expose(), "x");
+    assert!(
+        matches!(ring.get(&id), Err(KeyringError::Failed(_))),
+        "a text is not a wallet key"
+    );
+    ring.delete(&id).expect("delete");
+    assert!(matches!(ring.get_text(&id), Err(KeyringError::NotFound)));
 }
 
 /// Create a wallet, opt in to keyring unlock, unlock with what the keyring holds, and sign.

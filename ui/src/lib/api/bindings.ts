@@ -739,6 +739,8 @@ export type NodeStatusView = {
 	blocks: number,
 	/**  Still downloading the chain. */
 	syncing: boolean,
+	/**  Where the password was kept, when one was given. */
+	passwordKept: string | null,
 };
 
 /**  Whether the firmware is open source. */
