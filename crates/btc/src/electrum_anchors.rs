@@ -33,9 +33,10 @@ const MAX_BATCH: usize = 1_000;
 
 /// The confirmations of `wallet`'s transactions deeper than [`PROOF_DEPTH`], read with the
 /// scan's own rule (`stop_gap` unused scripts in a row past the last one handed out), ready for
-/// `BdkElectrumClient::populate_anchor_cache`. The reads start at `batch` scripts and double
-/// while they find used ones (up to [`MAX_BATCH`]): a busy account is read in a few round
-/// trips, a new one in one per chain. The scan's own smaller batches are then answered from
+/// `BdkElectrumClient::populate_anchor_cache`. The scripts already handed out are read in
+/// batches of up to [`MAX_BATCH`]; beyond them the reads start at `batch` scripts and double
+/// while they find used ones: a busy account is read in a few round trips, a new one in one
+/// per chain. The scan's own smaller batches are then answered from
 /// what was read.
 pub(crate) fn deep_anchors(
     client: &ChunkedClient,
@@ -50,15 +51,28 @@ pub(crate) fn deep_anchors(
         let last_revealed = wallet.derivation_index(keychain);
         let mut spks = wallet.unbounded_spk_iter(keychain);
         let mut unused = 0usize;
-        let mut size = batch.max(1);
+        let scan = batch.max(1);
+        let mut size = scan;
+        let mut read = 0usize;
+        // Scripts the wallet has handed out, and the gap past them, are read in as few round
+        // trips as fit, to a whole number of the scan's batches (so it asks nothing not read
+        // here): a re-sync after a restart reads what it needs, not the doubling's overshoot.
+        // Past them, the doubling finds how far use goes.
+        let known = last_revealed.map(|l| (l as usize + 1 + stop_gap).div_ceil(scan) * scan);
         'keychain: loop {
-            let next: Vec<(u32, bitcoin::ScriptBuf)> = spks.by_ref().take(size).collect();
+            let in_known = known.is_some_and(|k| read < k);
+            let take = match known {
+                Some(k) if in_known => (k - read).min(MAX_BATCH),
+                _ => size,
+            };
+            let next: Vec<(u32, bitcoin::ScriptBuf)> = spks.by_ref().take(take).collect();
+            read += next.len();
             if next.is_empty() {
                 break;
             }
             let scripts: Vec<&bitcoin::Script> = next.iter().map(|(_, s)| s.as_script()).collect();
             let histories = client.histories_kept(&scripts)?;
-            if histories.iter().any(|h| !h.is_empty()) {
+            if !in_known && histories.iter().any(|h| !h.is_empty()) {
                 size = (size * 2).min(MAX_BATCH);
             }
             for ((index, _), history) in next.iter().zip(histories) {

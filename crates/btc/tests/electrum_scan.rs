@@ -139,6 +139,11 @@ fn deep_confirmations_need_no_proof_and_spent_outputs_come_once() {
     request_stats(true);
     w.sync(&server, 20, Arc::new(|_| {})).expect("re-sync");
     assert_eq!(asked("proofs"), 0, "confirmations are kept");
+    assert_eq!(
+        asked("histories"),
+        100,
+        "the handed-out scripts and the gap, once"
+    );
     assert_eq!(asked("spent transactions"), 0);
     assert_eq!(asked("transactions"), 0);
     assert_eq!(asked("transaction (one)"), 0);
