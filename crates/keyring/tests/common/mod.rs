@@ -34,6 +34,9 @@ pub(crate) fn behaves(ring: &OsKeyring) {
         matches!(ring.get(&id), Err(KeyringError::Failed(_))),
         "a text is not a wallet key"
     );
+    // Bytes that are not text (a wallet key stored under the id) are a typed error.
+    ring.put(&id, &Sensitive::new([0xff; 32])).expect("put key");
+    assert!(matches!(ring.get_text(&id), Err(KeyringError::Failed(_))));
     ring.delete(&id).expect("delete");
     assert!(matches!(ring.get_text(&id), Err(KeyringError::NotFound)));
 }
