@@ -132,7 +132,17 @@ export class Session {
     return this.cmd("GET", `/element/${el}/text`);
   }
 
-  click(el) {
+  /**
+   * Clicks once the element is enabled. WebDriver "clicks" a disabled button without an error
+   * and nothing happens, so a click racing a page's own loading would be lost silently; here it
+   * waits for the button, and fails saying so if it never comes.
+   */
+  async click(el, ms = 10000) {
+    const deadline = Date.now() + ms;
+    while (!(await this.cmd("GET", `/element/${el}/enabled`))) {
+      if (Date.now() > deadline) throw new Error(`clicked an element still disabled after ${ms} ms`);
+      await sleep(50);
+    }
     return this.cmd("POST", `/element/${el}/click`, {});
   }
 

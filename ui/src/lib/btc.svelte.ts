@@ -35,11 +35,39 @@ class BtcState {
     }
   }
 
-  /** Syncs from the node; what could not be synced keeps its last balance and says why. */
-  async sync() {
-    const list = await api.btcSync(this.network);
-    this.synced = Object.fromEntries(list.map((b) => [b.accountId, b]));
-    await this.load();
+  /** True while a sync runs, on whichever page started it. */
+  syncing = $state(false);
+  #running: Promise<void> | null = null;
+  #again = false;
+
+  /**
+   * Syncs from the node; what could not be synced keeps its last balance and says why.
+   * Asked while a sync runs, it runs one more after it (that one may have read the chain
+   * before the payment the user is waiting for) and resolves when both are done.
+   */
+  async sync(): Promise<void> {
+    if (this.#running) {
+      this.#again = true;
+      return this.#running;
+    }
+    this.syncing = true;
+    this.#running = (async () => {
+      try {
+        do {
+          this.#again = false;
+          const network = this.network;
+          const list = await api.btcSync(network);
+          // The user may have switched networks meanwhile: those balances are not this page's.
+          if (network !== this.network) continue;
+          this.synced = Object.fromEntries(list.map((b) => [b.accountId, b]));
+          await this.load();
+        } while (this.#again);
+      } finally {
+        this.syncing = false;
+        this.#running = null;
+      }
+    })();
+    return this.#running;
   }
 
   get networkName(): string {
