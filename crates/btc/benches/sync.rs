@@ -94,25 +94,55 @@ fn main() {
     }
 }
 
+/// Times each figure is measured; the median is printed (`COLDLINK_BENCH_RUNS`, default 3):
+/// on this 2-core machine the server's own time varies by a second between runs.
+fn runs() -> usize {
+    std::env::var("COLDLINK_BENCH_RUNS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .filter(|n| *n > 0)
+        .unwrap_or(3)
+}
+
+/// The median of `xs`, ms, and all of them for the record.
+fn median(mut xs: Vec<f64>) -> (f64, String) {
+    xs.sort_by(f64::total_cmp);
+    let all = xs.iter().map(|x| format!("{x:.0}")).collect::<Vec<_>>();
+    (xs[xs.len() / 2], all.join(", "))
+}
+
+/// Waits until the kept connections have subscribed (they load the server), then closes them.
+fn settle() -> f64 {
+    let t = Instant::now();
+    while coldlink_btc::electrum::watches_starting() > 0 {
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    t.elapsed().as_secs_f64() * 1e3
+}
+
 /// The baseline, the full sync and the re-syncs against the server at `url`.
 fn measure(acc: &BtcAccount, node: &Bitcoind, url: &str, tag: &str) {
+    let n = runs();
     // Baseline: one batched history request over the same scripts.
     let client = electrum_client::Client::new(url).expect("client");
     let spks: Vec<bitcoin::ScriptBuf> = (0..ADDRESSES)
         .map(|i| acc.address(false, i).expect("address").script_pubkey())
         .collect();
-    // Twice, the second counted: the first also reads the freshly copied chain from disk.
-    let mut baseline = 0.0;
-    let mut histories = Vec::new();
-    for _ in 0..2 {
+    // Once more than counted: the first also reads the freshly copied chain from disk.
+    let mut times = Vec::new();
+    let mut entries = 0;
+    for i in 0..=n {
         let t = Instant::now();
-        histories = client
+        let histories = client
             .batch_script_get_history(spks.iter().map(|s| s.as_script()))
             .expect("histories");
-        baseline = t.elapsed().as_secs_f64() * 1e3;
+        if i > 0 {
+            times.push(t.elapsed().as_secs_f64() * 1e3);
+        }
+        entries = histories.iter().map(Vec::len).sum::<usize>();
     }
-    let entries: usize = histories.iter().map(Vec::len).sum();
-    println!("baseline: batched get_history of {ADDRESSES} scripts ({entries} entries): {baseline:8.0} ms");
+    let (baseline, all) = median(times);
+    println!("baseline: batched get_history of {ADDRESSES} scripts ({entries} entries): {baseline:8.0} ms (median of {all})");
     let t = Instant::now();
     client.ping().expect("ping");
     let ping = t.elapsed().as_secs_f64() * 1e3;
@@ -123,41 +153,46 @@ fn measure(acc: &BtcAccount, node: &Bitcoind, url: &str, tag: &str) {
     });
     let dir = node.dir.join("bench");
     std::fs::create_dir_all(&dir).expect("dir");
-    let mut w = AccountWallet::open(&dir.join(format!("{tag}.db")), acc).expect("open");
-    coldlink_btc::electrum::request_stats(true);
-    let t = Instant::now();
-    let started = t;
-    w.sync(
-        &server,
-        20,
-        Arc::new(move |n| {
-            if n % 250 == 0 {
-                eprintln!(
-                    "  … {n} addresses checked after {:.1} s, {} MiB",
-                    started.elapsed().as_secs_f64(),
-                    rss_mib()
-                );
-            }
-        }),
-    )
-    .expect("full sync");
-    let full = t.elapsed().as_secs_f64() * 1e3;
+    // First syncs, each into a new wallet; the last one's wallet is kept for the re-syncs.
+    let (mut times, mut subscribing) = (Vec::new(), 0.0);
+    let mut kept = None;
+    for i in 0..n {
+        let mut w = AccountWallet::open(&dir.join(format!("{tag}-{i}.db")), acc).expect("open");
+        coldlink_btc::electrum::request_stats(true);
+        let t = Instant::now();
+        let started = t;
+        w.sync(
+            &server,
+            20,
+            Arc::new(move |n| {
+                if n % 500 == 0 {
+                    eprintln!(
+                        "  … {n} addresses checked after {:.1} s, {} MiB",
+                        started.elapsed().as_secs_f64(),
+                        rss_mib()
+                    );
+                }
+            }),
+        )
+        .expect("full sync");
+        times.push(t.elapsed().as_secs_f64() * 1e3);
+        assert_eq!(w.history().len() as u32, TXS);
+        // The kept connection subscribes in the background after the sync returned.
+        subscribing = settle();
+        if i + 1 < n {
+            coldlink_btc::electrum::close_watches();
+        }
+        kept = Some(w);
+    }
+    let mut w = kept.expect("a wallet");
+    let (full, all) = median(times);
     println!(
-        "full sync ({TXS} transactions):  {full:8.0} ms ({:.1}× the baseline; target < 5000 ms); {} MiB resident",
+        "full sync ({TXS} transactions):  {full:8.0} ms ({:.2}× the baseline; target < 5000 ms; median of {all}); {} MiB resident",
         full / baseline,
         rss_mib()
     );
     print_requests();
-    assert_eq!(w.history().len() as u32, TXS);
-    // The kept connection subscribes in the background after the sync returned.
-    let t = Instant::now();
-    while coldlink_btc::electrum::watches_starting() > 0 {
-        std::thread::sleep(std::time::Duration::from_millis(10));
-    }
-    println!(
-        "subscribing the kept connection (in the background): {:8.0} ms",
-        t.elapsed().as_secs_f64() * 1e3
-    );
+    println!("subscribing the kept connection (in the background): {subscribing:8.0} ms");
     // Re-syncs with nothing new: through the open, subscribed connection the app keeps
     // (median of 5), then as after a restart (a full scan with the wallet's own data).
     let mut quick = Vec::new();
@@ -168,22 +203,24 @@ fn measure(acc: &BtcAccount, node: &Bitcoind, url: &str, tag: &str) {
     }
     quick.sort_by(f64::total_cmp);
     let again = quick[2];
-    coldlink_btc::electrum::close_watches();
-    coldlink_btc::electrum::request_stats(true);
-    let t = Instant::now();
-    w.sync(&server, 20, Arc::new(|_| {}))
-        .expect("re-sync after restart");
-    let cold = t.elapsed().as_secs_f64() * 1e3;
-    assert_eq!(w.history().len() as u32, TXS);
-    while coldlink_btc::electrum::watches_starting() > 0 {
-        std::thread::sleep(std::time::Duration::from_millis(10));
+    let mut times = Vec::new();
+    for _ in 0..n {
+        coldlink_btc::electrum::close_watches();
+        coldlink_btc::electrum::request_stats(true);
+        let t = Instant::now();
+        w.sync(&server, 20, Arc::new(|_| {}))
+            .expect("re-sync after restart");
+        times.push(t.elapsed().as_secs_f64() * 1e3);
+        assert_eq!(w.history().len() as u32, TXS);
+        settle();
     }
+    let (cold, all) = median(times);
     println!(
         "re-sync, nothing new (kept connection): {again:8.1} ms ({:.1}× one ping; target < 200 ms)",
         again / ping
     );
     println!(
-        "re-sync, nothing new, after a restart:  {cold:8.0} ms ({:.1}× the baseline)",
+        "re-sync, nothing new, after a restart:  {cold:8.0} ms ({:.2}× the baseline; median of {all})",
         cold / baseline
     );
     print_requests();

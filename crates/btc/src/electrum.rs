@@ -10,7 +10,7 @@ use bdk_electrum::{
     electrum_client::{self, ElectrumApi},
     BdkElectrumClient,
 };
-use bdk_wallet::KeychainKind;
+use bdk_wallet::{chain::SpkIterator, KeychainKind};
 use bitcoin::{Amount, Network, Transaction, Txid};
 
 use crate::electrum_batch::ChunkedClient;
@@ -56,13 +56,18 @@ impl Electrum {
                 "an Electrum server address starts with tcp:// or ssl:// (for example tcp://127.0.0.1:50001)".into(),
             ));
         }
+        self.connect().map_err(|e| self.unreachable(e))
+    }
+
+    /// A connection to the server (whose address [`Self::client`] checks).
+    fn connect(&self) -> Result<electrum_client::Client, electrum_client::Error> {
         let config = electrum_client::ConfigBuilder::new()
             // A first sync of a large wallet asks for hundreds of Merkle proofs in one batch;
             // a server reading them from its node can take well over 10 s to answer.
             .timeout(Some(Duration::from_secs(60)))
             .retry(1)
             .build();
-        electrum_client::Client::from_config(url, config).map_err(|e| self.unreachable(e))
+        electrum_client::Client::from_config(self.url.trim(), config)
     }
 
     /// What `address` holds: confirmed, and the mempool's effect.
@@ -221,7 +226,11 @@ impl AccountWallet {
                     let request = SyncRequest::<()>::builder()
                         .chain_tip(self.wallet.local_chain().tip())
                         .build();
-                    if let Ok(update) = watch.client.sync(request, 1, false) {
+                    let update = watch.client.sync(request, 1, false);
+                    // Headers kept past this sync could outlive a reorganisation, and its
+                    // spare connection is not needed until the next.
+                    watch.client.inner.forget_kept();
+                    if let Ok(update) = update {
                         self.wallet
                             .apply_update(update)
                             .map_err(|e| SyncError::Node(e.to_string()))?;
@@ -237,8 +246,10 @@ impl AccountWallet {
         server
             .check_network(self.wallet.network())
             .map_err(node_err)?;
+        let spare = server.clone();
         let client = BdkElectrumClient::new(ChunkedClient::new(
             server.client().map_err(node_err)?,
+            move || spare.connect(),
             self.wallet.tx_graph().full_txs().map(|t| t.txid),
         ));
         // Coins this wallet already knows need no download again.
@@ -252,18 +263,28 @@ impl AccountWallet {
                 .map(|t| (t.txid, t.anchors.iter().copied().collect::<Vec<_>>())),
         );
         // Deep confirmations without a Merkle proof each (why: `electrum_anchors`).
-        let deep = crate::electrum_anchors::deep_anchors(
+        let read = crate::electrum_anchors::deep_anchors(
             &client.inner,
             &self.wallet,
             stop_gap.max(1),
             SCAN_BATCH,
         )
         .map_err(|e| SyncError::Node(server.unreachable(e).to_string()))?;
-        client.populate_anchor_cache(deep);
+        client.populate_anchor_cache(read.anchors);
         let seen = std::sync::atomic::AtomicU32::new(0);
-        let request = self
-            .wallet
-            .start_full_scan()
+        // The scripts the pre-scan derived, then the rest as the scan goes, in place of the
+        // iterators `start_full_scan` derives them with (its tip and last revealed indices,
+        // which the gap rule counts from, stay).
+        let mut request = self.wallet.start_full_scan();
+        for (keychain, derived) in read.scripts {
+            let next = u32::try_from(derived.len()).unwrap_or(u32::MAX);
+            let rest = SpkIterator::new_with_range(
+                self.wallet.public_descriptor(keychain).clone(),
+                next..,
+            );
+            request = request.spks_for_keychain(keychain, derived.into_iter().chain(rest));
+        }
+        let request = request
             .inspect(move |_, _, _| {
                 let n = seen.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
                 progress(n);
@@ -272,8 +293,9 @@ impl AccountWallet {
         let update = client
             .full_scan(request, stop_gap.max(1), SCAN_BATCH, false)
             .and_then(|mut u| {
+                let spent = add_spent_outputs(&client.inner, &self.wallet, &mut u.tx_update);
                 client.inner.forget_kept();
-                add_spent_outputs(&client.inner, &self.wallet, &mut u.tx_update)?;
+                spent?;
                 Ok(u)
             })
             .map_err(|e| SyncError::Node(server.unreachable(e).to_string()))?;

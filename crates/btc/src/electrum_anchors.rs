@@ -15,12 +15,14 @@
 //! [`PROOF_DEPTH`] blocks below the tip is given its confirmation from the server's height and
 //! the header at that height. Newer ones still get their proof from `bdk_electrum`.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use bdk_electrum::{
     bdk_core::{BlockId, ConfirmationBlockTime},
     electrum_client::{ElectrumApi, Error},
 };
-use bdk_wallet::Wallet;
-use bitcoin::Txid;
+use bdk_wallet::{KeychainKind, Wallet};
+use bitcoin::{Script, ScriptBuf, Txid};
 
 use crate::electrum_batch::ChunkedClient;
 
@@ -31,65 +33,63 @@ pub(crate) const PROOF_DEPTH: u32 = 6;
 /// The most scripts one read asks for: a batch grows from `batch` while its scripts are used.
 const MAX_BATCH: usize = 1_000;
 
+/// How many reads of one chain are on the wire at once: the next is sent, sized from what was
+/// known when it left, while the one before is answered (see `electrum_batch::IN_FLIGHT`).
+/// The last one may read past the gap; the scan asks none of that.
+const READS_IN_FLIGHT: usize = 2;
+
 /// The confirmations of `wallet`'s transactions deeper than [`PROOF_DEPTH`], read with the
 /// scan's own rule (`stop_gap` unused scripts in a row past the last one handed out), ready for
 /// `BdkElectrumClient::populate_anchor_cache`. The scripts already handed out are read in
 /// batches of up to [`MAX_BATCH`]; beyond them the reads start at `batch` scripts and double
 /// while they find used ones: a busy account is read in a few round trips, a new one in one
-/// per chain. The scan's own smaller batches are then answered from
-/// what was read.
+/// per chain. Both chains are read at once. The scan's own smaller batches are then answered
+/// from what was read.
 pub(crate) fn deep_anchors(
     client: &ChunkedClient,
     wallet: &Wallet,
     stop_gap: usize,
     batch: usize,
-) -> Result<Vec<(Txid, [ConfirmationBlockTime; 1])>, Error> {
+) -> Result<PreScan, Error> {
     let tip = u32::try_from(client.block_headers_subscribe_raw()?.height).unwrap_or(0);
-    let mut confirmed: Vec<(Txid, u32)> = Vec::new();
-    let keychains: Vec<_> = wallet.keychains().map(|(k, _)| k).collect();
-    for keychain in keychains {
-        let last_revealed = wallet.derivation_index(keychain);
-        let mut spks = wallet.unbounded_spk_iter(keychain);
-        let mut unused = 0usize;
-        let scan = batch.max(1);
-        let mut size = scan;
-        let mut read = 0usize;
-        // Scripts the wallet has handed out, and the gap past them, are read in as few round
-        // trips as fit, to a whole number of the scan's batches (so it asks nothing not read
-        // here): a re-sync after a restart reads what it needs, not the doubling's overshoot.
-        // Past them, the doubling finds how far use goes.
-        let known = last_revealed.map(|l| (l as usize + 1 + stop_gap).div_ceil(scan) * scan);
-        'keychain: loop {
-            let in_known = known.is_some_and(|k| read < k);
-            let take = match known {
-                Some(k) if in_known => (k - read).min(MAX_BATCH),
-                _ => size,
-            };
-            let next: Vec<(u32, bitcoin::ScriptBuf)> = spks.by_ref().take(take).collect();
-            read += next.len();
-            if next.is_empty() {
-                break;
-            }
-            let scripts: Vec<&bitcoin::Script> = next.iter().map(|(_, s)| s.as_script()).collect();
-            let histories = client.histories_kept(&scripts)?;
-            if !in_known && histories.iter().any(|h| !h.is_empty()) {
-                size = (size * 2).min(MAX_BATCH);
-            }
-            for ((index, _), history) in next.iter().zip(histories) {
-                if !history.is_empty() {
-                    unused = 0;
-                } else if last_revealed.is_none_or(|last| *index > last) {
-                    unused += 1;
-                    if unused >= stop_gap {
-                        break 'keychain;
+    let keychains: Vec<KeychainKind> = wallet.keychains().map(|(k, _)| k).collect();
+    let chains: Vec<_> = keychains
+        .iter()
+        .map(|&k| Chain {
+            spks: wallet.unbounded_spk_iter(k),
+            last_revealed: wallet.derivation_index(k),
+        })
+        .collect();
+    // A chain that fails stops the other sending more (the server is likely down).
+    let failed = AtomicBool::new(false);
+    let read: Vec<Result<ChainRead, Error>> = std::thread::scope(|s| {
+        let reads: Vec<_> = chains
+            .into_iter()
+            .map(|chain| {
+                let failed = &failed;
+                s.spawn(move || {
+                    let read = chain.read(client, stop_gap, batch, tip, failed);
+                    if read.is_err() {
+                        failed.store(true, Ordering::Relaxed);
                     }
-                }
-                confirmed.extend(history.iter().filter_map(|h| {
-                    let height = u32::try_from(h.height).ok().filter(|h| *h > 0)?;
-                    is_deep(height, tip).then_some((h.tx_hash, height))
-                }));
-            }
-        }
+                    read
+                })
+            })
+            .collect();
+        reads
+            .into_iter()
+            .map(|r| {
+                r.join()
+                    .unwrap_or_else(|_| Err(Error::Message("a history read stopped".into())))
+            })
+            .collect()
+    });
+    let mut confirmed: Vec<(Txid, u32)> = Vec::new();
+    let mut scripts = Vec::new();
+    for (keychain, r) in keychains.into_iter().zip(read) {
+        let (deep, derived) = r?;
+        confirmed.extend(deep);
+        scripts.push((keychain, derived));
     }
     let mut heights: Vec<u32> = confirmed.iter().map(|(_, h)| *h).collect();
     heights.sort_unstable();
@@ -97,7 +97,7 @@ pub(crate) fn deep_anchors(
     let headers = client.batch_block_header(heights.iter().copied())?;
     let blocks: std::collections::HashMap<u32, bitcoin::block::Header> =
         heights.into_iter().zip(headers).collect();
-    Ok(confirmed
+    let anchors = confirmed
         .into_iter()
         .filter_map(|(txid, height)| {
             let header = blocks.get(&height)?;
@@ -112,7 +112,117 @@ pub(crate) fn deep_anchors(
                 }],
             ))
         })
-        .collect())
+        .collect();
+    Ok(PreScan { anchors, scripts })
+}
+
+/// What [`deep_anchors`] read.
+pub(crate) struct PreScan {
+    /// Confirmations deeper than [`PROOF_DEPTH`].
+    pub anchors: Vec<(Txid, [ConfirmationBlockTime; 1])>,
+    /// Per chain, the scripts derived and read, from index 0 in order: the scan is handed
+    /// these rather than deriving them again (about 40 µs each).
+    pub scripts: Vec<(KeychainKind, Vec<(u32, ScriptBuf)>)>,
+}
+
+/// What a chain's read found: its deep transactions with their heights, and the scripts
+/// derived for it.
+type ChainRead = (Vec<(Txid, u32)>, Vec<(u32, ScriptBuf)>);
+
+/// One chain (receive or change) of the wallet, to be read.
+struct Chain<I> {
+    spks: I,
+    last_revealed: Option<u32>,
+}
+
+impl<I: Iterator<Item = (u32, ScriptBuf)>> Chain<I> {
+    /// Reads this chain's histories until `stop_gap` unused scripts in a row past the last one
+    /// handed out; returns its transactions confirmed deep below `tip`, with their heights.
+    fn read(
+        mut self,
+        client: &ChunkedClient,
+        stop_gap: usize,
+        batch: usize,
+        tip: u32,
+        failed: &AtomicBool,
+    ) -> Result<ChainRead, Error> {
+        let scan = batch.max(1);
+        // Scripts the wallet has handed out, and the gap past them, are read in as few round
+        // trips as fit, to a whole number of the scan's batches (so it asks nothing not read
+        // here): a re-sync after a restart reads what it needs, not the doubling's overshoot.
+        // Past them, the doubling finds how far use goes.
+        let known = self
+            .last_revealed
+            .map(|l| (l as usize + 1 + stop_gap).div_ceil(scan) * scan);
+        let (mut size, mut sent, mut unused) = (scan, 0usize, 0usize);
+        let (mut confirmed, mut derived) = (Vec::new(), Vec::new());
+        std::thread::scope(|s| {
+            let mut in_flight = std::collections::VecDeque::new();
+            let mut more = true;
+            loop {
+                loop {
+                    let in_known = known.is_some_and(|k| sent < k);
+                    // Two on the wire where the chain is known or proven busy; a new or quiet
+                    // one is read a batch at a time, so it is read no further than the gap.
+                    let depth = if in_known || size > scan {
+                        READS_IN_FLIGHT
+                    } else {
+                        1
+                    };
+                    if !more || in_flight.len() >= depth || failed.load(Ordering::Relaxed) {
+                        break;
+                    }
+                    let take = match known {
+                        Some(k) if in_known => (k - sent).min(MAX_BATCH),
+                        _ => size,
+                    };
+                    let next: Vec<(u32, ScriptBuf)> = self.spks.by_ref().take(take).collect();
+                    sent += next.len();
+                    if next.is_empty() {
+                        more = false;
+                        break;
+                    }
+                    in_flight.push_back((
+                        in_known,
+                        s.spawn(move || {
+                            let scripts: Vec<&Script> =
+                                next.iter().map(|(_, s)| s.as_script()).collect();
+                            let histories = client.histories_kept(&scripts);
+                            (next, histories)
+                        }),
+                    ));
+                }
+                let Some((in_known, read)) = in_flight.pop_front() else {
+                    return Ok((confirmed, derived));
+                };
+                let (next, histories) = read
+                    .join()
+                    .map_err(|_| Error::Message("a history read stopped".into()))?;
+                let histories = histories?;
+                if !in_known && histories.iter().any(|h| !h.is_empty()) {
+                    size = (size * 2).min(MAX_BATCH);
+                }
+                for ((index, _), history) in next.iter().zip(histories) {
+                    if !history.is_empty() {
+                        unused = 0;
+                    } else if self.last_revealed.is_none_or(|last| *index > last) {
+                        unused += 1;
+                        if unused >= stop_gap {
+                            // What is still in flight is answered and kept; nothing more
+                            // is sent.
+                            derived.extend(next);
+                            return Ok((confirmed, derived));
+                        }
+                    }
+                    confirmed.extend(history.iter().filter_map(|h| {
+                        let height = u32::try_from(h.height).ok().filter(|h| *h > 0)?;
+                        is_deep(height, tip).then_some((h.tx_hash, height))
+                    }));
+                }
+                derived.extend(next);
+            }
+        })
+    }
 }
 
 /// Whether a block at `height` is deep enough below `tip` to be taken without a proof.

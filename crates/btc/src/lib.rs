@@ -10,6 +10,7 @@ pub mod consensus;
 pub mod electrum;
 mod electrum_anchors;
 mod electrum_batch;
+mod electrum_pool;
 mod electrum_watch;
 pub mod esplora;
 pub mod node;

@@ -2,7 +2,8 @@
 //! answers it skips are not missed: a transaction six or more blocks deep is confirmed from the
 //! server's height without a Merkle proof, a newer one still gets its proof, and both end up at
 //! the node's own heights and block times; the fees of payments received are known from
-//! outputs fetched in one batch, and a re-sync asks for none of them again.
+//! outputs fetched in one batch, and a re-sync asks for none of them again; a payment past
+//! the gap from the last used address, but not from the last one handed out, is found.
 //!
 //! One test in its own file: the request counts are per process.
 
@@ -148,5 +149,44 @@ fn deep_confirmations_need_no_proof_and_spent_outputs_come_once() {
     assert_eq!(asked("transactions"), 0);
     assert_eq!(asked("transaction (one)"), 0);
     assert_eq!(w.history().len(), 3);
+
+    // An address handed out and then unused again (its incoming payment replaced by one
+    // paying the sender back), and a payment 15 past it: the scan counts the gap from the
+    // last address handed out, not from the last one used, so the payment is found.
+    let replaced_to = acc.address(false, 30).expect("address").to_string();
+    let replaced = node
+        .cli(&[
+            "sendtoaddress",
+            &replaced_to,
+            "0.03",
+            "",
+            "",
+            "false",
+            "true",
+        ])
+        .expect("pay")
+        .parse::<Txid>()
+        .expect("txid");
+    w.sync(&server, 40, Arc::new(|_| {})).expect("sync, gap 40");
+    assert!(w.history().iter().any(|h| h.txid == replaced), "seen");
+    let back = node.cli(&["getnewaddress", "", "bech32"]).expect("address");
+    node.wallet_rpc(
+        "miner",
+        "bumpfee",
+        json!([replaced.to_string(), {"outputs": [{back: 0.029}]}]),
+    )
+    .expect("replaced");
+    let far = pay(45, "0.0625");
+    node.cli(&["generatetoaddress", "1", &miner]).expect("mine");
+    while watches_starting() > 0 {
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    close_watches();
+    w.sync(&server, 20, Arc::new(|_| {})).expect("sync");
+    let history = w.history();
+    assert!(
+        history.iter().any(|h| h.txid == far),
+        "the payment to address 45 is found: {history:?}"
+    );
     close_watches();
 }
