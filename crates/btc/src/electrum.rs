@@ -290,9 +290,11 @@ impl AccountWallet {
                 progress(n);
             })
             .build();
+        let started = request.start_time();
         let update = client
             .full_scan(request, stop_gap.max(1), SCAN_BATCH, false)
             .and_then(|mut u| {
+                crate::sync::mark_evicted(&self.wallet, &mut u.tx_update, started);
                 let spent = add_spent_outputs(&client.inner, &self.wallet, &mut u.tx_update);
                 client.inner.forget_kept();
                 spent?;

@@ -210,9 +210,11 @@ impl AccountWallet {
                 progress(n);
             })
             .build();
-        let update = client
+        let started = request.start_time();
+        let mut update = client
             .full_scan(request, stop_gap.max(1), 4)
             .map_err(|e| SyncError::Node(server.unreachable(e).to_string()))?;
+        crate::sync::mark_evicted(&self.wallet, &mut update.tx_update, started);
         self.wallet
             .apply_update(update)
             .map_err(|e| SyncError::Node(e.to_string()))?;

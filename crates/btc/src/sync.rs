@@ -221,3 +221,27 @@ impl AccountWallet {
         list
     }
 }
+
+/// Marks as gone the wallet's unconfirmed transactions that no script of the scan lists any
+/// more: a payment the sender replaced by one elsewhere (or one dropped from the mempool)
+/// would otherwise stay pending in the history and the balance for good. `bdk_electrum`
+/// and `bdk_esplora` notice this in a sync, not in a full scan; the scan covers every script handed out and
+/// the gap past them, so what it did not list is no longer in the mempool or a block. Seen
+/// again later, a transaction comes back (seen after gone wins).
+pub(crate) fn mark_evicted(
+    wallet: &bdk_wallet::Wallet,
+    update: &mut bdk_electrum::bdk_core::TxUpdate<bdk_electrum::bdk_core::ConfirmationBlockTime>,
+    now: u64,
+) {
+    let listed: std::collections::HashSet<bitcoin::Txid> =
+        update.txs.iter().map(|t| t.compute_txid()).collect();
+    let gone: Vec<bitcoin::Txid> = wallet
+        .transactions()
+        .filter(|t| !t.chain_position.is_confirmed())
+        .map(|t| t.tx_node.txid)
+        .filter(|txid| !listed.contains(txid))
+        .collect();
+    update
+        .evicted_ats
+        .extend(gone.into_iter().map(|txid| (txid, now)));
+}

@@ -331,6 +331,50 @@ fn exercise(
     );
     assert_eq!((h[1].height, h[1].time), (None, None), "in the mempool");
 
+    // A payment the sender replaces by one paying itself: pending, then gone from the history
+    // and the balance (not pending for good).
+    let to = w.next_receive().expect("address").to_string();
+    let replaced: bitcoin::Txid = node
+        .cli(&[
+            "-named",
+            "sendtoaddress",
+            &format!("address={to}"),
+            "amount=0.02",
+            "replaceable=true",
+        ])
+        .expect("send")
+        .parse()
+        .expect("txid");
+    let listed_after_sync = |w: &mut AccountWallet, listed: bool| {
+        (0..40).any(|_| {
+            w.sync(server, 30, quiet()).expect("sync");
+            let now = w.history().iter().any(|h| h.txid == replaced);
+            if now != listed {
+                std::thread::sleep(std::time::Duration::from_millis(250));
+            }
+            now == listed
+        })
+    };
+    assert!(listed_after_sync(&mut w, true), "the payment is seen");
+    let pending = w.balances().untrusted_pending;
+    let back = node.cli(&["getnewaddress", "", "bech32"]).expect("address");
+    node.cli(&[
+        "-named",
+        "bumpfee",
+        &format!("txid={replaced}"),
+        &format!("options={{\"outputs\":[{{\"{back}\":0.019}}]}}"),
+    ])
+    .expect("replaced");
+    assert!(
+        listed_after_sync(&mut w, false),
+        "the replaced payment is gone"
+    );
+    assert_eq!(
+        w.balances().untrusted_pending,
+        pending - Amount::from_sat(2_000_000),
+        "its amount no longer pending"
+    );
+
     // Errors: another network's account, a bad address, nobody there; the state is kept.
     let mut main = AccountWallet::open(&dir.join("main.db"), &account(signer, Network::Bitcoin))
         .expect("open");

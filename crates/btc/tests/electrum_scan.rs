@@ -188,5 +188,18 @@ fn deep_confirmations_need_no_proof_and_spent_outputs_come_once() {
         history.iter().any(|h| h.txid == far),
         "the payment to address 45 is found: {history:?}"
     );
+    // And the replaced payment is gone from the history and the balance, not pending for good.
+    assert!(
+        !history.iter().any(|h| h.txid == replaced),
+        "the replaced payment is gone: {history:?}"
+    );
+    assert_eq!(history.len(), 4);
+    let balances = w.balances();
+    assert_eq!(balances.untrusted_pending, Amount::ZERO, "{balances:?}");
+    assert_eq!(
+        balances.confirmed,
+        Amount::from_sat(50_000_000 + 25_000_000 + 12_500_000 + 6_250_000),
+        "{balances:?}"
+    );
     close_watches();
 }
