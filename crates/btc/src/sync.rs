@@ -222,12 +222,17 @@ impl AccountWallet {
     }
 }
 
+/// A transaction first seen this recently is never marked gone: one just broadcast may not be
+/// in the server's mempool yet (servers poll their node; a send may have gone out through
+/// another backend). A replaced payment is noticed at the next scan after this.
+const EVICTION_GRACE_SECS: u64 = 3;
+
 /// Marks as gone the wallet's unconfirmed transactions that no script of the scan lists any
 /// more: a payment the sender replaced by one elsewhere (or one dropped from the mempool)
-/// would otherwise stay pending in the history and the balance for good. `bdk_electrum`
-/// and `bdk_esplora` notice this in a sync, not in a full scan; the scan covers every script handed out and
-/// the gap past them, so what it did not list is no longer in the mempool or a block. Seen
-/// again later, a transaction comes back (seen after gone wins).
+/// would otherwise stay pending in the history and the balance for good. `bdk_electrum` and
+/// `bdk_esplora` notice this in a sync, not in a full scan; the scan covers every script
+/// handed out and the gap past them, so what it did not list is no longer in the mempool or
+/// a block. Seen again later, a transaction comes back (seen after gone wins).
 pub(crate) fn mark_evicted(
     wallet: &bdk_wallet::Wallet,
     update: &mut bdk_electrum::bdk_core::TxUpdate<bdk_electrum::bdk_core::ConfirmationBlockTime>,
@@ -238,10 +243,71 @@ pub(crate) fn mark_evicted(
     let gone: Vec<bitcoin::Txid> = wallet
         .transactions()
         .filter(|t| !t.chain_position.is_confirmed())
+        .filter(|t| {
+            t.tx_node
+                .first_seen
+                .is_none_or(|first| first.saturating_add(EVICTION_GRACE_SECS) <= now)
+        })
         .map(|t| t.tx_node.txid)
         .filter(|txid| !listed.contains(txid))
         .collect();
     update
         .evicted_ats
         .extend(gone.into_iter().map(|txid| (txid, now)));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bitcoin::{absolute::LockTime, transaction::Version, OutPoint, Transaction, TxIn, TxOut};
+
+    #[test]
+    fn a_payment_seen_just_now_is_not_taken_for_gone() {
+        // BIP84's published account key ("abandon … about").
+        let zpub = "zpub6rFR7y4Q2AijBEqTUquhVz398htDFrtymD9xYYfG1m4wAcvPhXNfE3EfH1r1ADqtfSdVCToUG868RvUUkgDKf31mGDtKsAYz2oz2AGutZYs";
+        let acc = match crate::parse_watch(zpub, bitcoin::Network::Bitcoin, None).expect("zpub") {
+            crate::Watched::Account(a) => Some(*a),
+            crate::Watched::Address(_) => None,
+        }
+        .expect("an account");
+        let dir = std::env::temp_dir().join(format!("coldlink-evict-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let mut w = AccountWallet::open(&dir.join("a.db"), &acc).expect("open");
+        let tx = Transaction {
+            version: Version::TWO,
+            lock_time: LockTime::ZERO,
+            input: vec![TxIn {
+                previous_output: OutPoint::new(
+                    "0707070707070707070707070707070707070707070707070707070707070707"
+                        .parse()
+                        .expect("txid"),
+                    0,
+                ),
+                ..TxIn::default()
+            }],
+            output: vec![TxOut {
+                value: Amount::from_sat(50_000),
+                script_pubkey: acc.address(false, 0).expect("address").script_pubkey(),
+            }],
+        };
+        let txid = tx.compute_txid();
+        w.wallet.apply_unconfirmed_txs([(tx, 1_000)]);
+        // Not listed by a scan 2 s after it was first seen: too soon to say it is gone.
+        let mut update = bdk_electrum::bdk_core::TxUpdate::default();
+        mark_evicted(&w.wallet, &mut update, 1_002);
+        assert!(update.evicted_ats.is_empty());
+        // 3 s and more: gone, and no longer pending once applied.
+        mark_evicted(&w.wallet, &mut update, 1_003);
+        assert!(update.evicted_ats.contains(&(txid, 1_003)));
+        assert_eq!(w.balances().untrusted_pending, Amount::from_sat(50_000));
+        w.wallet
+            .apply_update(bdk_wallet::Update {
+                tx_update: update,
+                ..Default::default()
+            })
+            .expect("applies");
+        assert_eq!(w.balances().untrusted_pending, Amount::ZERO);
+        assert!(w.history().is_empty());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }

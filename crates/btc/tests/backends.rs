@@ -357,6 +357,9 @@ fn exercise(
     };
     assert!(listed_after_sync(&mut w, true), "the payment is seen");
     let pending = w.balances().untrusted_pending;
+    // A payment first seen under 3 s ago is never taken for gone (it may not have reached
+    // the server's mempool yet); a real replacement comes later than that.
+    std::thread::sleep(std::time::Duration::from_secs(3));
     let back = node.cli(&["getnewaddress", "", "bech32"]).expect("address");
     node.cli(&[
         "-named",
