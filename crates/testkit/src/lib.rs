@@ -280,6 +280,11 @@ fn node_dir() -> std::path::PathBuf {
         })
 }
 
+#[allow(clippy::panic)]
+fn unreachable_node() -> Bitcoind {
+    panic!("bitcoind did not start")
+}
+
 pub(crate) fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
@@ -328,42 +333,68 @@ impl Bitcoind {
         if let Some(seed) = seed {
             copy_tree(seed, &dir.join("regtest")).unwrap_or_else(|e| panic!("seed chain: {e}"));
         }
-        let rpc_port = free_port();
-        let p2p_port = free_port();
-        let child = Command::new(&bin)
-            .arg("-regtest")
-            .arg(format!("-datadir={}", dir.display()))
-            .arg(format!("-rpcport={rpc_port}"))
-            .arg(format!("-port={p2p_port}"))
-            .arg(format!("-bind=127.0.0.1:{p2p_port}"))
-            .args([
-                "-rpcuser=coldlink",
-                "-rpcpassword=coldlink",
-                "-rpcbind=127.0.0.1",
-                "-rpcallowip=127.0.0.1",
-                "-listen=1",
-                "-discover=0",
-                "-dnsseed=0",
-                "-fallbackfee=0.0002",
-                "-printtoconsole=0",
-            ])
-            .args(options)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|e| panic!("start bitcoind: {e}"));
-        let node = Self {
-            child,
-            dir,
-            rpc_port,
-            p2p_port,
-        };
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while node.cli(&["getblockchaininfo"]).is_err() {
-            assert!(Instant::now() < deadline, "bitcoind did not start");
-            std::thread::sleep(Duration::from_millis(200));
+        // A free port can be taken by another test's node between our look and its bind; then
+        // this node stops at start, and the other one answers our calls (its chain, not ours:
+        // payments seemed to vanish). So the node that answers must name our data folder.
+        for attempt in 1.. {
+            let rpc_port = free_port();
+            let p2p_port = free_port();
+            let child = Command::new(&bin)
+                .arg("-regtest")
+                .arg(format!("-datadir={}", dir.display()))
+                .arg(format!("-rpcport={rpc_port}"))
+                .arg(format!("-port={p2p_port}"))
+                .arg(format!("-bind=127.0.0.1:{p2p_port}"))
+                .args([
+                    "-rpcuser=coldlink",
+                    "-rpcpassword=coldlink",
+                    "-rpcbind=127.0.0.1",
+                    "-rpcallowip=127.0.0.1",
+                    "-listen=1",
+                    "-discover=0",
+                    "-dnsseed=0",
+                    "-fallbackfee=0.0002",
+                    "-printtoconsole=0",
+                ])
+                .args(options)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap_or_else(|e| panic!("start bitcoind: {e}"));
+            let mut child = child;
+            let deadline = Instant::now() + Duration::from_secs(60);
+            let ours = loop {
+                assert!(Instant::now() < deadline, "bitcoind did not start");
+                if matches!(child.try_wait(), Ok(Some(_))) {
+                    break false;
+                }
+                match esplora::rpc(rpc_port, "getrpcinfo", json!([])) {
+                    Ok(info) => {
+                        let log = info["logpath"].as_str().unwrap_or_default();
+                        break std::path::Path::new(log).starts_with(&dir);
+                    }
+                    Err(_) => std::thread::sleep(Duration::from_millis(200)),
+                }
+            };
+            if ours {
+                while esplora::rpc(rpc_port, "getblockchaininfo", json!([])).is_err() {
+                    assert!(Instant::now() < deadline, "bitcoind did not start");
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+                return Self {
+                    child,
+                    dir,
+                    rpc_port,
+                    p2p_port,
+                };
+            }
+            // Not through `Drop`: that would stop the node answering on this port, another
+            // test's.
+            let _ = child.kill();
+            let _ = child.wait();
+            assert!(attempt < 5, "bitcoind found no free port in 5 tries");
         }
-        node
+        unreachable_node()
     }
 
     /// Stops the node and keeps its chain (blocks and chain state, no wallets) in `to`, for
