@@ -82,13 +82,25 @@ pub(crate) fn run(app: &Coldlink, json_out: bool, cmd: &Btc) -> Result<(), AppEr
             user,
             password,
         } => {
+            // A password on the command line is visible to other users (ps) and stays in the
+            // shell's history; the environment keeps it out of both.
+            let password = if password.is_empty() {
+                std::env::var("COLDLINK_NODE_PASSWORD").unwrap_or_default()
+            } else {
+                eprintln!(
+                    "Note: a password given with --password is visible to other users of this \
+                     computer while coldlink runs, and stays in your shell's history; \
+                     COLDLINK_NODE_PASSWORD=… keeps it out of both."
+                );
+                password.clone()
+            };
             let s = app.btc_set_node(
                 parse_chain(chain)?,
                 NodeSettings {
                     url: url.clone(),
                     cookie_file: cookie.clone(),
                     user: user.clone(),
-                    password: password.clone(),
+                    password,
                     kind: match (electrum, esplora) {
                         (true, _) => "electrum",
                         (_, true) => "esplora",

@@ -192,7 +192,8 @@ pub(crate) enum Btc {
         /// rpcuser.
         #[arg(long, default_value = "")]
         user: String,
-        /// rpcpassword.
+        /// rpcpassword. Visible to other users in the process list and kept in shell
+        /// history: prefer the environment variable COLDLINK_NODE_PASSWORD.
         #[arg(long, default_value = "")]
         password: String,
     },

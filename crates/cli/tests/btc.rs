@@ -9,9 +9,14 @@ use coldlink_testkit::Bitcoind;
 use serde_json::{json, Value};
 
 fn coldlink(data: &std::path::Path, args: &[&str]) -> (bool, Value) {
+    coldlink_with(data, args, &[])
+}
+
+fn coldlink_with(data: &std::path::Path, args: &[&str], env: &[(&str, &str)]) -> (bool, Value) {
     let out = Command::new(env!("CARGO_BIN_EXE_coldlink"))
         .arg("--json")
         .args(args)
+        .envs(env.iter().copied())
         .env("COLDLINK_SPECULOS", "off")
         .env("COLDLINK_TREZOR_EMULATOR", "off")
         .env("COLDLINK_DATA_DIR", data)
@@ -54,21 +59,15 @@ fn accounts_receive_sync_send_and_psbt_round_trip() {
     let d = data.as_path();
     let url = node.url();
 
-    let s = ok(
-        d,
-        &[
-            "btc",
-            "node",
-            "--chain",
-            "regtest",
-            "--url",
-            &url,
-            "--user",
-            "coldlink",
-            "--password",
-            "coldlink",
-        ],
-    );
+    // The password from the environment (not the process list): without it the node
+    // refuses, with it the node answers.
+    let node_args = [
+        "btc", "node", "--chain", "regtest", "--url", &url, "--user", "coldlink",
+    ];
+    let (refused, e) = coldlink_with(d, &node_args, &[("COLDLINK_NODE_PASSWORD", "wrong")]);
+    assert!(!refused, "a wrong password is refused: {e}");
+    let (set, s) = coldlink_with(d, &node_args, &[("COLDLINK_NODE_PASSWORD", "coldlink")]);
+    assert!(set, "{s}");
     assert_eq!(s["chain"], "regtest");
     let a = ok(
         d,
