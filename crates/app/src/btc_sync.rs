@@ -389,6 +389,8 @@ impl Coldlink {
             let _ = std::fs::remove_file(&probe);
             let used = {
                 let mut w = AccountWallet::open(&probe, &account)?;
+                // The probe is deleted below: no connection is kept open for it.
+                w.keep_connection(false);
                 w.sync(&backend, gap, Arc::new(|_| {}))?;
                 !w.history().is_empty()
             };

@@ -42,10 +42,10 @@ const NETWORKS: [(Network, &str); 5] = [
 ];
 
 impl Electrum {
-    fn unreachable(&self, e: impl std::fmt::Display) -> NodeError {
+    fn unreachable(&self, e: electrum_client::Error) -> NodeError {
         NodeError::Unreachable {
             url: self.url.clone(),
-            reason: e.to_string(),
+            reason: crate::failure::electrum(&e),
         }
     }
 
@@ -209,14 +209,14 @@ impl AccountWallet {
         progress: std::sync::Arc<dyn Fn(u32) + Send + Sync>,
     ) -> Result<u32, SyncError> {
         let node_err = |e: NodeError| SyncError::Node(e.to_string());
-        // One watch per server, account and gap (a wider gap must scan further).
-        let key = format!(
-            "{}|{}|{stop_gap}",
-            server.url.trim(),
-            self.wallet.public_descriptor(KeychainKind::External)
-        );
+        // One watch per wallet, server and gap.
+        let key = electrum_watch::Key {
+            server: server.url.trim().to_owned(),
+            wallet: self.watch_name(),
+            gap: stop_gap,
+        };
         if let Some(watch) = electrum_watch::get(&key) {
-            match watch.look() {
+            match watch.look(self.wallet.latest_checkpoint().block_id()) {
                 Seen::Nothing => {
                     electrum_watch::count_quick();
                     return Ok(self.wallet.latest_checkpoint().height());
@@ -235,6 +235,7 @@ impl AccountWallet {
                             .apply_update(update)
                             .map_err(|e| SyncError::Node(e.to_string()))?;
                         self.persist()?;
+                        watch.moved_to(self.wallet.latest_checkpoint().block_id());
                         electrum_watch::count_quick();
                         return Ok(self.wallet.latest_checkpoint().height());
                     }
@@ -291,19 +292,37 @@ impl AccountWallet {
             })
             .build();
         let started = request.start_time();
-        let update = client
-            .full_scan(request, stop_gap.max(1), SCAN_BATCH, false)
-            .and_then(|mut u| {
-                crate::sync::mark_evicted(&self.wallet, &mut u.tx_update, started);
-                let spent = add_spent_outputs(&client.inner, &self.wallet, &mut u.tx_update);
-                client.inner.forget_kept();
-                spent?;
-                Ok(u)
-            })
-            .map_err(|e| SyncError::Node(server.unreachable(e).to_string()))?;
-        self.wallet
-            .apply_update(update)
-            .map_err(|e| SyncError::Node(e.to_string()))?;
+        let wallet = &mut self.wallet;
+        let inner = &client.inner;
+        let unreachable = |e| SyncError::Node(server.unreachable(e).to_string());
+        let applied = std::thread::scope(|s| -> Result<(), SyncError> {
+            let mut update = client
+                .full_scan(request, stop_gap.max(1), SCAN_BATCH, false)
+                .map_err(unreachable)?;
+            // The server reads the transactions our payers spent from while the update is
+            // applied here (why: `ChunkedClient::fetch_parents`); not during the scan, whose
+            // few requests (the tip, recent confirmations' proofs) would wait behind them.
+            let parents = s.spawn(|| inner.fetch_parents());
+            crate::sync::mark_evicted(wallet, &mut update.tx_update, started);
+            let scanned = update.tx_update.txs.clone();
+            wallet
+                .apply_update(update)
+                .map_err(|e| SyncError::Node(e.to_string()))?;
+            // What it could not read is asked for now. Should that fail, the update stays
+            // applied but unsaved (right, only fees are missing); the next scan asks again.
+            let _ = parents.join();
+            let mut spent = bdk_wallet::Update::default();
+            spent.tx_update.txouts =
+                spent_outputs_of(inner, wallet, &scanned).map_err(unreachable)?;
+            if !spent.tx_update.txouts.is_empty() {
+                wallet
+                    .apply_update(spent)
+                    .map_err(|e| SyncError::Node(e.to_string()))?;
+            }
+            Ok(())
+        });
+        client.inner.forget_kept();
+        applied?;
         self.persist()?;
         // Watch what was handed out and the look-ahead beyond it (BDK keeps 25 scripts past
         // the last revealed one; the default gap is 20). Subscribing costs the server about
@@ -317,8 +336,24 @@ impl AccountWallet {
             .values()
             .cloned()
             .collect();
-        electrum_watch::start_in_background(key, client, scripts);
+        if self.keep_connection {
+            electrum_watch::start_in_background(
+                key,
+                client,
+                scripts,
+                self.wallet.latest_checkpoint().block_id(),
+            );
+        }
         Ok(self.wallet.latest_checkpoint().height())
+    }
+
+    /// This wallet, as its kept connection is filed: its file and account.
+    fn watch_name(&self) -> String {
+        format!(
+            "{} {}",
+            self.db.display(),
+            self.wallet.public_descriptor(KeychainKind::External)
+        )
     }
 
     /// Fee and virtual size of unconfirmed `txid` from what the wallet holds (every input's
@@ -330,47 +365,34 @@ impl AccountWallet {
     }
 }
 
-/// Adds to `update` the outputs its transactions spend that the wallet does not know yet (the
-/// fee of a payment received needs them). `bdk_electrum` can do it, but it asks for the
-/// transaction behind every input of every transaction of a scan, one round trip each and at
-/// every scan, known or not: 595 round trips for each re-sync of the benchmark's account.
-/// Here only the unknown ones are asked for, in batches.
-fn add_spent_outputs(
+/// The outputs that `scanned` (already applied to `wallet`) spend and the wallet does not know
+/// yet (the fee of a payment received needs them). `bdk_electrum` can fetch them, but it asks
+/// for the transaction behind every input of every transaction of a scan, one round trip each
+/// and at every scan, known or not: 595 round trips for each re-sync of the benchmark's
+/// account. Here only the unknown ones are asked for, in batches (most were read already, by
+/// `ChunkedClient::fetch_parents`).
+fn spent_outputs_of(
     client: &ChunkedClient,
     wallet: &bdk_wallet::Wallet,
-    update: &mut bdk_electrum::bdk_core::TxUpdate<bdk_electrum::bdk_core::ConfirmationBlockTime>,
-) -> Result<(), electrum_client::Error> {
-    use std::collections::{BTreeMap, HashMap};
+    scanned: &[std::sync::Arc<Transaction>],
+) -> Result<std::collections::BTreeMap<bitcoin::OutPoint, bitcoin::TxOut>, electrum_client::Error> {
+    use std::collections::BTreeMap;
     let graph = wallet.tx_graph();
-    let scanned: HashMap<Txid, &Transaction> = update
-        .txs
-        .iter()
-        .map(|t| (t.compute_txid(), t.as_ref()))
-        .collect();
     let mut missing: BTreeMap<Txid, Vec<bitcoin::OutPoint>> = BTreeMap::new();
-    for tx in update.txs.iter().filter(|t| !t.is_coinbase()) {
+    for tx in scanned.iter().filter(|t| !t.is_coinbase()) {
         for op in tx.input.iter().map(|i| i.previous_output) {
-            if update.txouts.contains_key(&op) || graph.get_txout(op).is_some() {
-                continue;
-            }
-            match scanned.get(&op.txid) {
-                Some(parent) => {
-                    if let Some(out) = parent.output.get(op.vout as usize) {
-                        update.txouts.insert(op, out.clone());
-                    }
-                }
-                None => missing.entry(op.txid).or_default().push(op),
+            if graph.get_txout(op).is_none() {
+                missing.entry(op.txid).or_default().push(op);
             }
         }
     }
     let txids: Vec<Txid> = missing.keys().copied().collect();
     let raws = client.transactions(txids.clone())?;
+    let mut found = BTreeMap::new();
     for (txid, raw) in txids.iter().zip(raws) {
-        update
-            .txouts
-            .extend(spent_outputs(*txid, &raw, &missing[txid])?);
+        found.extend(spent_outputs(*txid, &raw, &missing[txid])?);
     }
-    Ok(())
+    Ok(found)
 }
 
 /// The outputs `outpoints` of the transaction the server sent as `txid`: checked to be that

@@ -16,6 +16,7 @@ use std::{
 };
 
 use bdk_electrum::{
+    bdk_core::BlockId,
     electrum_client::{ElectrumApi, Error},
     BdkElectrumClient,
 };
@@ -43,6 +44,10 @@ pub(crate) struct Watch {
     pub(crate) client: BdkElectrumClient<ChunkedClient>,
     scripts: Vec<ScriptBuf>,
     since: Instant,
+    /// The tip of the wallet this watch is current for: a watch says what changed since a
+    /// scan of *that* wallet. Another wallet of the same account (removed and added again,
+    /// so empty) must scan in full, not hear "nothing new".
+    tip: Mutex<BlockId>,
 }
 
 static QUICK: AtomicU64 = AtomicU64::new(0);
@@ -53,17 +58,30 @@ pub fn watches_starting() -> u64 {
     STARTING.load(Ordering::SeqCst)
 }
 
+/// Which watch: of one wallet (its file and account), on one server, with one gap (a wider
+/// gap must scan further).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub(crate) struct Key {
+    pub(crate) server: String,
+    /// The wallet's file and account: a watch is current for one wallet's state, not for
+    /// another of the same account (account discovery syncs a fresh probe wallet of an
+    /// account that may be open already).
+    pub(crate) wallet: String,
+    pub(crate) gap: usize,
+}
+
 /// Subscribes on a thread of its own and keeps the watch under `key` when done.
 pub(crate) fn start_in_background(
-    key: String,
+    key: Key,
     client: BdkElectrumClient<ChunkedClient>,
     scripts: Vec<ScriptBuf>,
+    tip: BlockId,
 ) {
     STARTING.fetch_add(1, Ordering::SeqCst);
     let spawned = std::thread::Builder::new()
         .name("coldlink-electrum-watch".into())
         .spawn(move || {
-            if let Ok(watch) = Watch::start(client, scripts) {
+            if let Ok(watch) = Watch::start(client, scripts, tip) {
                 keep(key, watch);
             }
             STARTING.fetch_sub(1, Ordering::SeqCst);
@@ -82,13 +100,13 @@ pub(crate) fn count_quick() {
     QUICK.fetch_add(1, Ordering::Relaxed);
 }
 
-fn watches() -> &'static Mutex<HashMap<String, Arc<Watch>>> {
-    static W: OnceLock<Mutex<HashMap<String, Arc<Watch>>>> = OnceLock::new();
+fn watches() -> &'static Mutex<HashMap<Key, Arc<Watch>>> {
+    static W: OnceLock<Mutex<HashMap<Key, Arc<Watch>>>> = OnceLock::new();
     W.get_or_init(Default::default)
 }
 
 /// The watch kept under `key`, if any.
-pub(crate) fn get(key: &str) -> Option<Arc<Watch>> {
+pub(crate) fn get(key: &Key) -> Option<Arc<Watch>> {
     watches()
         .lock()
         .unwrap_or_else(|p| p.into_inner())
@@ -103,33 +121,29 @@ pub fn close_all() {
 }
 
 /// Drops the watch under `key` (its connection closes).
-pub(crate) fn forget(key: &str) {
+pub(crate) fn forget(key: &Key) {
     watches()
         .lock()
         .unwrap_or_else(|p| p.into_inner())
         .remove(key);
 }
 
-/// The account part of a key (`server|account|gap`).
-fn account_of(key: &str) -> &str {
-    key.split('|').nth(1).unwrap_or(key)
-}
-
-/// Keeps `watch` under `key`, replacing any older one for the same account (another server
+/// Keeps `watch` under `key`, replacing any older one for the same wallet (another server
 /// or gap chosen since: its connection closes).
-pub(crate) fn keep(key: String, watch: Watch) {
+/// Watches older than [`MAX_AGE`] go too: no sync trusts them, and their wallet may be gone.
+pub(crate) fn keep(key: Key, watch: Watch) {
     let mut w = watches().lock().unwrap_or_else(|p| p.into_inner());
-    let account = account_of(&key).to_owned();
-    w.retain(|k, _| account_of(k) != account);
+    w.retain(|k, old| k.wallet != key.wallet && old.since.elapsed() <= MAX_AGE);
     w.insert(key, Arc::new(watch));
 }
 
 impl Watch {
     /// Subscribes to new blocks and to `scripts` on `client` (the connection the full scan
-    /// just used, with its caches).
+    /// of the wallet now at `tip` just used, with its caches).
     pub(crate) fn start(
         client: BdkElectrumClient<ChunkedClient>,
         scripts: Vec<ScriptBuf>,
+        tip: BlockId,
     ) -> Result<Self, Error> {
         client.inner.block_headers_subscribe_raw()?;
         client
@@ -139,13 +153,21 @@ impl Watch {
             client,
             scripts,
             since: Instant::now(),
+            tip: Mutex::new(tip),
         })
     }
 
-    /// One round trip (a ping, during which queued notifications are read), then the
-    /// notifications themselves, which are local.
-    pub(crate) fn look(&self) -> Seen {
-        if self.since.elapsed() > MAX_AGE || self.client.inner.ping().is_err() {
+    /// Records that the wallet this watch is current for is now at `tip`.
+    pub(crate) fn moved_to(&self, tip: BlockId) {
+        *self.tip.lock().unwrap_or_else(|p| p.into_inner()) = tip;
+    }
+
+    /// What changed for the wallet at `tip` since its scan: one round trip (a ping, during
+    /// which queued notifications are read), then the notifications themselves, which are
+    /// local. A wallet at another tip than the one scanned is not the one watched.
+    pub(crate) fn look(&self, tip: BlockId) -> Seen {
+        let ours = *self.tip.lock().unwrap_or_else(|p| p.into_inner()) == tip;
+        if !ours || self.since.elapsed() > MAX_AGE || self.client.inner.ping().is_err() {
             return Seen::Changes;
         }
         for s in &self.scripts {
@@ -167,16 +189,5 @@ impl Watch {
         } else {
             Seen::Nothing
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn keys_name_the_account_between_server_and_gap() {
-        assert_eq!(
-            super::account_of("tcp://127.0.0.1:50001|wpkh([73c5da0a/84'/1'/0']tpub…/0/*)#abc|20"),
-            "wpkh([73c5da0a/84'/1'/0']tpub…/0/*)#abc"
-        );
     }
 }

@@ -29,10 +29,10 @@ const NETWORKS: [(Network, &str); 5] = [
 ];
 
 impl Esplora {
-    fn unreachable(&self, e: impl std::fmt::Display) -> NodeError {
+    fn unreachable(&self, e: esplora_client::Error) -> NodeError {
         NodeError::Unreachable {
             url: self.url.clone(),
-            reason: e.to_string(),
+            reason: crate::failure::esplora(&e),
         }
     }
 
@@ -213,7 +213,7 @@ impl AccountWallet {
         let started = request.start_time();
         let mut update = client
             .full_scan(request, stop_gap.max(1), 4)
-            .map_err(|e| SyncError::Node(server.unreachable(e).to_string()))?;
+            .map_err(|e| SyncError::Node(server.unreachable(*e).to_string()))?;
         crate::sync::mark_evicted(&self.wallet, &mut update.tx_update, started);
         self.wallet
             .apply_update(update)

@@ -13,6 +13,7 @@ mod electrum_batch;
 mod electrum_pool;
 mod electrum_watch;
 pub mod esplora;
+mod failure;
 pub mod node;
 pub mod send;
 pub mod sync;

@@ -41,6 +41,10 @@ pub struct Balances {
 pub struct AccountWallet {
     pub(crate) wallet: PersistedWallet<Connection>,
     conn: Connection,
+    /// Where it is stored (names the wallet for the kept Electrum connections).
+    pub(crate) db: std::path::PathBuf,
+    /// Whether an Electrum sync leaves its connection open for quick re-syncs.
+    pub(crate) keep_connection: bool,
     scan_floor: u32,
 }
 
@@ -80,8 +84,17 @@ impl AccountWallet {
         Ok(Self {
             wallet,
             conn,
+            db: db.to_owned(),
+            keep_connection: true,
             scan_floor: rpc_scan_floor(account.kind, account.network),
         })
+    }
+
+    /// Whether an Electrum sync leaves its connection open, subscribed to the wallet's
+    /// scripts, so the next sync with nothing new is one round trip (the default). A wallet
+    /// about to be deleted — account discovery's probes — says no.
+    pub fn keep_connection(&mut self, keep: bool) {
+        self.keep_connection = keep;
     }
 
     pub(crate) fn persist(&mut self) -> Result<(), SyncError> {

@@ -3,7 +3,8 @@
 //! node: gap-limit discovery finds payments up to the configured gap and not beyond it,
 //! balances are exact, progress is reported, a send is broadcast through the server and
 //! settles, CPFP works from what the sync learnt, and a server on another network, with a bad
-//! address or not there at all is a clear error that keeps the last known state.
+//! address, not there at all or going away in the middle of a sync is a clear error that keeps
+//! the last known state.
 
 use std::sync::{
     atomic::{AtomicU32, Ordering},
@@ -22,7 +23,7 @@ use coldlink_btc::{
 };
 use coldlink_signer::{BitcoinSigner, Headless, Signer};
 use coldlink_soft::SoftWallet;
-use coldlink_testkit::{esplora::EsploraAdapter, Bitcoind, Electrs};
+use coldlink_testkit::{esplora::EsploraAdapter, relay::Relay, Bitcoind, Electrs};
 use coldlink_types::Sensitive;
 use serde_json::json;
 
@@ -400,4 +401,82 @@ fn exercise(
     assert!(matches!(e, SyncError::Node(_)));
     assert!(e.to_string().contains("cannot be reached"), "{e}");
     assert_eq!(w.balances(), before, "last known state kept");
+
+    server_gone_mid_sync(&dir, acc, server);
+}
+
+/// The server going away halfway through a first scan (by the bytes it sends; its last answer
+/// broken off): a clear error, no panic, no wait for the read timeout, nothing saved, and the
+/// next sync from a working server finds what a whole first scan found.
+fn server_gone_mid_sync(dir: &std::path::Path, acc: &BtcAccount, server: &Backend) {
+    let port = |url: &str| -> u16 {
+        url.rsplit(':')
+            .next()
+            .and_then(|p| p.trim_end_matches('/').parse().ok())
+            .expect("a port")
+    };
+    let (url, via): (&str, fn(String) -> Backend) = match server {
+        Backend::Electrum(e) => (&e.url, |url| Backend::Electrum(Electrum { url })),
+        Backend::Esplora(e) => (&e.url, |url| Backend::Esplora(Esplora { url })),
+        Backend::Node(_) => return,
+    };
+    let scheme = url.split("://").next().expect("scheme");
+    let relayed = |r: &Relay| via(format!("{scheme}://127.0.0.1:{}", r.port));
+    // What a whole first scan takes from this server.
+    let whole = Relay::start(port(url));
+    let mut full = AccountWallet::open(&dir.join("whole.db"), acc).expect("open");
+    // No connection left open (it would go on talking through the relay).
+    full.keep_connection(false);
+    full.sync(&relayed(&whole), 20, quiet())
+        .expect("through the relay");
+    let answered = whole.answered();
+    let (balances, history) = (full.balances(), full.history());
+    let quick = coldlink_btc::electrum::quick_syncs();
+    full.sync(&relayed(&whole), 20, quiet()).expect("again");
+    assert_eq!(
+        coldlink_btc::electrum::quick_syncs(),
+        quick,
+        "a full scan again: no connection was kept"
+    );
+    full.keep_connection(true);
+    assert!(answered > 1_000, "{answered} bytes");
+
+    let half = Relay::start(port(url));
+    half.cut_after(answered / 2);
+    let path = dir.join("cut.db");
+    let mut w = AccountWallet::open(&path, acc).expect("open");
+    let started = std::time::Instant::now();
+    let e = w
+        .sync(&relayed(&half), 20, quiet())
+        .expect_err("the server went away");
+    assert!(half.was_cut(), "the relay cut the sync");
+    assert!(matches!(e, SyncError::Node(_)), "{e:?}");
+    let said = e.to_string();
+    assert!(said.contains("cannot be reached"), "{said}");
+    // Said in words, not in the client library's internals.
+    assert!(
+        said.contains("the server closed the connection")
+            || said.ends_with("the server's answer was cut off or is not an Esplora answer"),
+        "{said}"
+    );
+    // Noticed when the connection closed, not after the 60 s read timeout.
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(60),
+        "no hang: {:?}",
+        started.elapsed()
+    );
+    assert!(w.history().is_empty(), "nothing taken from a broken scan");
+    drop(w);
+    let mut w = AccountWallet::open(&path, acc).expect("reopen");
+    assert!(w.history().is_empty(), "nothing saved");
+    // Another wallet of the account synced from the working server leaves a watch there
+    // (Electrum): it is current for that wallet, not for this empty one, which scans in full.
+    full.sync(server, 20, quiet()).expect("direct");
+    while coldlink_btc::electrum::watches_starting() > 0 {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    w.sync(server, 20, quiet())
+        .expect("sync when the server is back");
+    assert_eq!(w.balances(), balances, "what a first scan found");
+    assert_eq!(w.history(), history);
 }

@@ -44,6 +44,21 @@ fn account() -> BtcAccount {
     .expect("account")
 }
 
+/// Waits until the server at `url` lists `txid` for `address`: electrs reads its node's
+/// mempool between requests, so a payment just sent can be missing for a moment.
+#[allow(clippy::panic)]
+fn wait_listed(url: &str, address: &bitcoin::Address, txid: Txid) {
+    let server = Electrum { url: url.into() };
+    for _ in 0..150 {
+        let listed = server.address_history(address).unwrap_or_default();
+        if listed.iter().any(|t| t.txid == txid) {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    panic!("the server never listed {txid}");
+}
+
 /// Items asked for under `kind` since the last reset.
 fn asked(kind: &str) -> u64 {
     request_stats(false)
@@ -167,6 +182,11 @@ fn deep_confirmations_need_no_proof_and_spent_outputs_come_once() {
         .expect("pay")
         .parse::<Txid>()
         .expect("txid");
+    wait_listed(
+        &electrs.url,
+        &acc.address(false, 30).expect("address"),
+        replaced,
+    );
     w.sync(&server, 40, Arc::new(|_| {})).expect("sync, gap 40");
     assert!(w.history().iter().any(|h| h.txid == replaced), "seen");
     // A payment first seen under 3 s ago is never taken for gone (it may not have reached

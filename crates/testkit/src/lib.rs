@@ -8,6 +8,7 @@
 
 pub mod electrum;
 pub mod esplora;
+pub mod relay;
 
 pub use electrum::Electrs;
 
