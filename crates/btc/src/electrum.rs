@@ -231,10 +231,17 @@ impl AccountWallet {
                     // spare connection is not needed until the next.
                     watch.client.inner.forget_kept();
                     if let Ok(update) = update {
-                        self.wallet
+                        // The block notifications are taken: a watch left after a failure
+                        // here would say "nothing new" about blocks the wallet never got.
+                        let saved = self
+                            .wallet
                             .apply_update(update)
-                            .map_err(|e| SyncError::Node(e.to_string()))?;
-                        self.persist()?;
+                            .map_err(|e| SyncError::Node(e.to_string()))
+                            .and_then(|()| self.persist());
+                        if let Err(e) = saved {
+                            electrum_watch::forget(&key);
+                            return Err(e);
+                        }
                         watch.moved_to(self.wallet.latest_checkpoint().block_id());
                         electrum_watch::count_quick();
                         return Ok(self.wallet.latest_checkpoint().height());
@@ -295,6 +302,8 @@ impl AccountWallet {
         let wallet = &mut self.wallet;
         let inner = &client.inner;
         let unreachable = |e| SyncError::Node(server.unreachable(e).to_string());
+        // Whether the outputs our transactions spend all came (see below).
+        let mut complete = true;
         let applied = std::thread::scope(|s| -> Result<(), SyncError> {
             let mut update = client
                 .full_scan(request, stop_gap.max(1), SCAN_BATCH, false)
@@ -308,22 +317,29 @@ impl AccountWallet {
             wallet
                 .apply_update(update)
                 .map_err(|e| SyncError::Node(e.to_string()))?;
-            // What it could not read is asked for now. Should that fail, the update stays
-            // applied but unsaved (right, only fees are missing); the next scan asks again.
+            // What it could not read is asked for now. Should the server go away here, the
+            // update is applied already and right (only some fees are unknown): it is saved
+            // and no connection is kept, so the next sync scans in full and asks again.
             let _ = parents.join();
-            let mut spent = bdk_wallet::Update::default();
-            spent.tx_update.txouts =
-                spent_outputs_of(inner, wallet, &scanned).map_err(unreachable)?;
-            if !spent.tx_update.txouts.is_empty() {
-                wallet
-                    .apply_update(spent)
-                    .map_err(|e| SyncError::Node(e.to_string()))?;
+            match spent_outputs_of(inner, wallet, &scanned) {
+                Ok(txouts) if !txouts.is_empty() => {
+                    let mut spent = bdk_wallet::Update::default();
+                    spent.tx_update.txouts = txouts;
+                    wallet
+                        .apply_update(spent)
+                        .map_err(|e| SyncError::Node(e.to_string()))?;
+                }
+                Ok(_) => {}
+                Err(_) => complete = false,
             }
             Ok(())
         });
         client.inner.forget_kept();
         applied?;
         self.persist()?;
+        if !complete {
+            return Ok(self.wallet.latest_checkpoint().height());
+        }
         // Watch what was handed out and the look-ahead beyond it (BDK keeps 25 scripts past
         // the last revealed one; the default gap is 20). Subscribing costs the server about
         // what the scan did, so it runs after this sync returns. Best effort: without a watch

@@ -151,10 +151,10 @@ impl ChunkedClient {
     }
 
     /// Fetches the transactions the ones read ahead spend from, other than those the scan has
-    /// (its own, read or held), in one batch: after the pre-scan, so that the server reads them
-    /// while the wallet applies the scan — electrs reads a whole block for each, and during the
-    /// pre-scan that time adds to the histories' (the benchmark's 595 take it ~0.1–0.2 s).
-    /// Best effort, as reading ahead is.
+    /// (its own, read or held), in one batch (chunked as any): after the scan, so that the
+    /// server reads them while the wallet applies it — electrs reads a whole block for each,
+    /// and during the pre-scan that time adds to the histories' (the benchmark's 595 take it
+    /// ~0.1–0.2 s). Best effort, as reading ahead is.
     pub(crate) fn fetch_parents(&self) {
         let noted = std::mem::take(&mut *self.parents.lock().unwrap_or_else(|p| p.into_inner()));
         let parents = self.not_asked(noted.into_iter());
@@ -764,7 +764,7 @@ mod tests {
         for (i, txid) in paid.iter().zip(&txids) {
             assert_eq!(tx_of(&got[*i]), vec![*txid], "script {i} holds its payment");
         }
-        // Read ahead with the histories: the payments and what they spent, from memory.
+        // Read ahead with the histories: the payments, from memory.
         for txid in &txids {
             let raw = client.transaction_get_raw(txid).expect("transaction");
             let tx: bitcoin::Transaction = bitcoin::consensus::deserialize(&raw).expect("decodes");

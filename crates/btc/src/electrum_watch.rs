@@ -1,5 +1,5 @@
-//! Electrum connections kept open between syncs, one per server and account, subscribed to
-//! every script the account has handed out or will look at next. The server then says which
+//! Electrum connections kept open between syncs, one per wallet (file and account), subscribed
+//! to every script the account has handed out or will look at next. The server then says which
 //! scripts changed, so a re-sync with nothing new costs one round trip instead of asking the
 //! history of every address again (seconds for an account with thousands of them).
 //!

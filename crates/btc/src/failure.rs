@@ -18,13 +18,21 @@ pub(crate) fn io(e: &std::io::Error) -> String {
     }
 }
 
-/// An Electrum client's failure: the last of its attempts.
+/// An Electrum client's failure. Of several attempts, the latest connection failure says most
+/// (the client keeps the errors of the attempts before its last).
 pub(crate) fn electrum(e: &bdk_electrum::electrum_client::Error) -> String {
     use bdk_electrum::electrum_client::Error;
     match e {
-        Error::AllAttemptsErrored(all) => all.last().map_or_else(|| e.to_string(), electrum),
+        Error::AllAttemptsErrored(all) => all
+            .iter()
+            .rev()
+            .find(|e| matches!(e, Error::IOError(_) | Error::SharedIOError(_)))
+            .or(all.last())
+            .map_or_else(|| e.to_string(), electrum),
         Error::IOError(e) => io(e),
         Error::SharedIOError(e) => io(e),
+        // An answer broken off where the connection closed.
+        Error::JSON(j) if j.is_eof() => "the server closed the connection".into(),
         other => other.to_string(),
     }
 }
@@ -75,6 +83,13 @@ mod tests {
             "nothing answers there (connection refused)"
         );
         assert_eq!(electrum(&Error::Message("odd".into())), "odd");
+        let cut = serde_json::from_str::<serde_json::Value>("{\"id\": 1, \"res").expect_err("cut");
+        assert_eq!(
+            electrum(&Error::AllAttemptsErrored(vec![Error::JSON(cut)])),
+            "the server closed the connection"
+        );
+        let bad = serde_json::from_str::<serde_json::Value>("{]").expect_err("bad");
+        assert!(!electrum(&Error::JSON(bad)).contains("closed"));
         let cut = serde_json::from_str::<serde_json::Value>("").expect_err("empty");
         assert!(esplora(&bdk_esplora::esplora_client::Error::Minreq(
             minreq::Error::SerdeJsonError(cut)

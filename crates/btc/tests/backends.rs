@@ -431,13 +431,16 @@ fn server_gone_mid_sync(dir: &std::path::Path, acc: &BtcAccount, server: &Backen
         .expect("through the relay");
     let answered = whole.answered();
     let (balances, history) = (full.balances(), full.history());
-    let quick = coldlink_btc::electrum::quick_syncs();
-    full.sync(&relayed(&whole), 20, quiet()).expect("again");
-    assert_eq!(
-        coldlink_btc::electrum::quick_syncs(),
-        quick,
-        "a full scan again: no connection was kept"
-    );
+    if matches!(server, Backend::Electrum(_)) {
+        // (The count is the process's: the Esplora test runs beside this one and has none.)
+        let quick = coldlink_btc::electrum::quick_syncs();
+        full.sync(&relayed(&whole), 20, quiet()).expect("again");
+        assert_eq!(
+            coldlink_btc::electrum::quick_syncs(),
+            quick,
+            "a full scan again: no connection was kept"
+        );
+    }
     full.keep_connection(true);
     assert!(answered > 1_000, "{answered} bytes");
 
@@ -470,13 +473,25 @@ fn server_gone_mid_sync(dir: &std::path::Path, acc: &BtcAccount, server: &Backen
     let mut w = AccountWallet::open(&path, acc).expect("reopen");
     assert!(w.history().is_empty(), "nothing saved");
     // Another wallet of the account synced from the working server leaves a watch there
-    // (Electrum): it is current for that wallet, not for this empty one, which scans in full.
+    // (Electrum): it is that wallet's, not this empty one's, which scans in full.
     full.sync(server, 20, quiet()).expect("direct");
-    while coldlink_btc::electrum::watches_starting() > 0 {
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
+    let settled = || {
+        while coldlink_btc::electrum::watches_starting() > 0 {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    };
+    settled();
     w.sync(server, 20, quiet())
         .expect("sync when the server is back");
     assert_eq!(w.balances(), balances, "what a first scan found");
     assert_eq!(w.history(), history);
+    // The same file deleted and made again (the account removed and added back): the watch
+    // left for the old wallet is for another tip, so the new one scans in full too.
+    settled();
+    drop(w);
+    std::fs::remove_file(&path).expect("delete the wallet");
+    let mut w = AccountWallet::open(&path, acc).expect("a new wallet");
+    assert!(w.history().is_empty());
+    w.sync(server, 20, quiet()).expect("sync the new wallet");
+    assert_eq!(w.history(), history, "scanned, not told 'nothing new'");
 }

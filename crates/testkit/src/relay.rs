@@ -5,6 +5,7 @@
 //! mid-sync looks to the client: a half-read answer, then nothing.
 
 use std::{
+    collections::HashMap,
     io::{Read, Write},
     net::{Shutdown, TcpListener, TcpStream},
     sync::{
@@ -28,19 +29,17 @@ struct State {
     limit: AtomicU64,
     cut: AtomicBool,
     stop: AtomicBool,
-    /// Every stream of every connection, to cut them all at once.
-    streams: Mutex<Vec<TcpStream>>,
+    /// The next connection's number.
+    next: AtomicU64,
+    /// The streams of every open connection (by number), to cut them all at once.
+    streams: Mutex<HashMap<u64, [TcpStream; 2]>>,
 }
 
 impl State {
     fn cut_all(&self) {
         self.cut.store(true, Ordering::SeqCst);
-        for s in self
-            .streams
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .iter()
-        {
+        let streams = self.streams.lock().unwrap_or_else(|p| p.into_inner());
+        for s in streams.values().flatten() {
             let _ = s.shutdown(Shutdown::Both);
         }
     }
@@ -75,15 +74,23 @@ impl Relay {
                 ) else {
                     continue;
                 };
+                let id = shared.next.fetch_add(1, Ordering::SeqCst);
                 shared
                     .streams
                     .lock()
                     .unwrap_or_else(|p| p.into_inner())
-                    .extend([c3, s3]);
+                    .insert(id, [c3, s3]);
                 let up = Arc::clone(&shared);
                 std::thread::spawn(move || pump(client, server, &up, false));
                 let down = Arc::clone(&shared);
-                std::thread::spawn(move || pump(s2, c2, &down, true));
+                std::thread::spawn(move || {
+                    pump(s2, c2, &down, true);
+                    // Each pump shuts both ends when it stops, so the other stops too.
+                    down.streams
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .remove(&id);
+                });
             }
         });
         Self { port, state }
