@@ -9,7 +9,7 @@
 use std::{
     collections::HashMap,
     sync::{
-        atomic::{AtomicU64, Ordering},
+        atomic::{AtomicBool, AtomicU64, Ordering},
         Arc, Mutex, OnceLock,
     },
     time::{Duration, Instant},
@@ -48,6 +48,9 @@ pub(crate) struct Watch {
     /// scan of *that* wallet. Another wallet of the same account (removed and added again,
     /// so empty) must scan in full, not hear "nothing new".
     tip: Mutex<BlockId>,
+    /// The server's tip when the watch subscribed was another than the wallet's: a block
+    /// came between the scan and the subscription, and no notification will say so.
+    behind: AtomicBool,
 }
 
 static QUICK: AtomicU64 = AtomicU64::new(0);
@@ -145,7 +148,12 @@ impl Watch {
         scripts: Vec<ScriptBuf>,
         tip: BlockId,
     ) -> Result<Self, Error> {
-        client.inner.block_headers_subscribe_raw()?;
+        let head = client.inner.block_headers_subscribe_raw()?;
+        let server_tip = bitcoin::consensus::deserialize::<bitcoin::block::Header>(&head.header)
+            .map(|h| BlockId {
+                height: u32::try_from(head.height).unwrap_or(u32::MAX),
+                hash: h.block_hash(),
+            });
         client
             .inner
             .batch_script_subscribe(scripts.iter().map(|s| s.as_script()))?;
@@ -154,12 +162,15 @@ impl Watch {
             scripts,
             since: Instant::now(),
             tip: Mutex::new(tip),
+            // A header that does not decode: take it for a new block (a quick sync asks).
+            behind: AtomicBool::new(server_tip.map_or(true, |t| t != tip)),
         })
     }
 
-    /// Records that the wallet this watch is current for is now at `tip`.
+    /// Records that the wallet this watch is current for is now at `tip` (the server's).
     pub(crate) fn moved_to(&self, tip: BlockId) {
         *self.tip.lock().unwrap_or_else(|p| p.into_inner()) = tip;
+        self.behind.store(false, Ordering::SeqCst);
     }
 
     /// What changed for the wallet at `tip` since its scan: one round trip (a ping, during
@@ -176,7 +187,7 @@ impl Watch {
                 _ => return Seen::Changes,
             }
         }
-        let mut blocks = false;
+        let mut blocks = self.behind.load(Ordering::SeqCst);
         loop {
             match self.client.inner.block_headers_pop_raw() {
                 Ok(Some(_)) => blocks = true,
@@ -189,5 +200,66 @@ impl Watch {
         } else {
             Seen::Nothing
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bdk_electrum::electrum_client::Client;
+    use coldlink_testkit::{Bitcoind, Electrs};
+
+    /// The server's tip, as a watch compares it.
+    fn server_tip(url: &str) -> BlockId {
+        let head = Client::new(url)
+            .expect("connect")
+            .block_headers_subscribe_raw()
+            .expect("tip");
+        let header: bitcoin::block::Header =
+            bitcoin::consensus::deserialize(&head.header).expect("header");
+        BlockId {
+            height: u32::try_from(head.height).expect("height"),
+            hash: header.block_hash(),
+        }
+    }
+
+    fn watch(url: &str, tip: BlockId) -> Watch {
+        let spare = url.to_owned();
+        let inner = ChunkedClient::new(
+            Client::new(url).expect("connect"),
+            move || Client::new(&spare),
+            [],
+        );
+        Watch::start(BdkElectrumClient::new(inner), Vec::new(), tip).expect("subscribed")
+    }
+
+    /// A block found between a scan and the watch's subscription sends no notification (the
+    /// subscription already names it): the watch still says there are new blocks.
+    #[test]
+    fn a_block_before_the_subscription_is_not_missed() {
+        let node = Bitcoind::start("btc-watch-behind");
+        node.cli(&["createwallet", "miner"]).expect("wallet");
+        let miner = node.cli(&["getnewaddress", "", "bech32"]).expect("address");
+        node.cli(&["generatetoaddress", "101", &miner])
+            .expect("mine");
+        let electrs = Electrs::start(&node);
+        electrs.wait_synced(&node);
+        let scanned_at = server_tip(&electrs.url);
+        let current = watch(&electrs.url, scanned_at);
+        assert_eq!(current.look(scanned_at), Seen::Nothing);
+
+        node.cli(&["generatetoaddress", "1", &miner]).expect("mine");
+        electrs.wait_synced(&node);
+        let late = watch(&electrs.url, scanned_at);
+        assert_eq!(
+            late.look(scanned_at),
+            Seen::NewBlocks,
+            "the block is reported"
+        );
+        assert_eq!(current.look(scanned_at), Seen::NewBlocks, "notified");
+        // After the quick sync the wallet is at the server's tip.
+        let now = server_tip(&electrs.url);
+        late.moved_to(now);
+        assert_eq!(late.look(now), Seen::Nothing);
     }
 }
