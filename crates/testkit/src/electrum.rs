@@ -43,35 +43,56 @@ impl Electrs {
         );
         let dir = node.dir.join("electrs");
         std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("electrs dir: {e}"));
-        let port = free_port();
         // The login goes in a config file, not on the command line.
         let conf = dir.join("electrs.toml");
         std::fs::write(&conf, "auth = \"coldlink:coldlink\"\n")
             .unwrap_or_else(|e| panic!("electrs config: {e}"));
-        let child = Command::new(&bin)
-            .arg(format!("--conf={}", conf.display()))
-            .args(["--skip-default-conf-files", "--network", "regtest"])
-            .args(["--log-filters", "WARN", "--wait-duration-secs", "1"])
-            .arg(format!("--db-dir={}", dir.display()))
-            .arg(format!("--daemon-rpc-addr=127.0.0.1:{}", node.rpc_port))
-            .arg(format!("--daemon-p2p-addr=127.0.0.1:{}", node.p2p_port))
-            .arg(format!("--electrum-rpc-addr=127.0.0.1:{port}"))
-            .arg(format!("--monitoring-addr=127.0.0.1:{}", free_port()))
-            .stdout(Stdio::null())
-            .stderr(if std::env::var_os("COLDLINK_TEST_VERBOSE").is_some() {
-                Stdio::inherit()
-            } else {
-                Stdio::null()
-            })
-            .spawn()
-            .unwrap_or_else(|e| panic!("start electrs: {e}"));
-        let e = Self {
-            child,
-            dir,
-            url: format!("tcp://127.0.0.1:{port}"),
-        };
-        e.wait_synced(node);
-        e
+        // A port found free can be taken by a parallel test's server before ours binds it;
+        // then ours stops, and our calls would reach that other server (over another node).
+        // So the port must be listened on by our own process, or we start again elsewhere.
+        for _ in 0..5 {
+            let port = free_port();
+            let mut child = Command::new(&bin)
+                .arg(format!("--conf={}", conf.display()))
+                .args(["--skip-default-conf-files", "--network", "regtest"])
+                .args(["--log-filters", "WARN", "--wait-duration-secs", "1"])
+                .arg(format!("--db-dir={}", dir.display()))
+                .arg(format!("--daemon-rpc-addr=127.0.0.1:{}", node.rpc_port))
+                .arg(format!("--daemon-p2p-addr=127.0.0.1:{}", node.p2p_port))
+                .arg(format!("--electrum-rpc-addr=127.0.0.1:{port}"))
+                .arg(format!("--monitoring-addr=127.0.0.1:{}", free_port()))
+                .stdout(Stdio::null())
+                .stderr(if std::env::var_os("COLDLINK_TEST_VERBOSE").is_some() {
+                    Stdio::inherit()
+                } else {
+                    Stdio::null()
+                })
+                .spawn()
+                .unwrap_or_else(|e| panic!("start electrs: {e}"));
+            let deadline = Instant::now() + Duration::from_secs(30);
+            let ours = loop {
+                if listens(child.id(), port) {
+                    break true;
+                }
+                if child.try_wait().ok().flatten().is_some() || Instant::now() > deadline {
+                    break false;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            };
+            if !ours {
+                let _ = child.kill();
+                let _ = child.wait();
+                continue;
+            }
+            let e = Self {
+                child,
+                dir,
+                url: format!("tcp://127.0.0.1:{port}"),
+            };
+            e.wait_synced(node);
+            return e;
+        }
+        panic!("electrs found no free port in 5 tries")
     }
 
     /// Waits until the server reports the node's best height.
@@ -96,6 +117,31 @@ impl Electrs {
             std::thread::sleep(Duration::from_millis(200));
         }
     }
+}
+
+/// Whether process `pid` listens on 127.0.0.1:`port` (Linux: its sockets in `/proc/<pid>/fd`
+/// against the listening sockets in `/proc/net/tcp`).
+fn listens(pid: u32, port: u16) -> bool {
+    let Ok(table) = std::fs::read_to_string("/proc/net/tcp") else {
+        return false;
+    };
+    let local = format!("0100007F:{port:04X}");
+    // Columns: slot, local address, remote address, state (0A: listening), …, inode (10th).
+    let inodes: Vec<String> = table
+        .lines()
+        .skip(1)
+        .map(|l| l.split_whitespace().collect::<Vec<_>>())
+        .filter(|c| c.get(1) == Some(&local.as_str()) && c.get(3) == Some(&"0A"))
+        .filter_map(|c| c.get(9).map(|i| format!("socket:[{i}]")))
+        .collect();
+    let Ok(fds) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
+        return false;
+    };
+    fds.flatten().any(|fd| {
+        std::fs::read_link(fd.path())
+            .map(|l| inodes.iter().any(|i| l.as_os_str() == i.as_str()))
+            .unwrap_or(false)
+    })
 }
 
 /// The height an Electrum server reports (`blockchain.headers.subscribe`), if it answers.
@@ -215,5 +261,19 @@ impl ElectrumX {
             std::thread::sleep(Duration::from_millis(500));
         }
         me
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_listener_is_found_on_its_own_process_only() {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = l.local_addr().expect("address").port();
+        assert!(super::listens(std::process::id(), port));
+        // PID 1 is not this process.
+        assert!(!super::listens(1, port));
+        drop(l);
+        assert!(!super::listens(std::process::id(), port));
     }
 }
