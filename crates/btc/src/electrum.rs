@@ -302,8 +302,8 @@ impl AccountWallet {
         let wallet = &mut self.wallet;
         let inner = &client.inner;
         let unreachable = |e| SyncError::Node(server.unreachable(e).to_string());
-        // Whether the outputs our transactions spend all came (see below).
-        let mut complete = true;
+        // Why the outputs our transactions spend did not all come, if they did not (below).
+        let mut incomplete = None;
         let applied = std::thread::scope(|s| -> Result<(), SyncError> {
             let mut update = client
                 .full_scan(request, stop_gap.max(1), SCAN_BATCH, false)
@@ -317,9 +317,10 @@ impl AccountWallet {
             wallet
                 .apply_update(update)
                 .map_err(|e| SyncError::Node(e.to_string()))?;
-            // What it could not read is asked for now. Should the server go away here, the
-            // update is applied already and right (only some fees are unknown): it is saved
-            // and no connection is kept, so the next sync scans in full and asks again.
+            // What it could not read is asked for now. Should that fail, the update is applied
+            // already and right (only some fees are unknown): it is saved, the failure is
+            // reported, and no connection is kept, so the next sync scans in full and asks
+            // again.
             let _ = parents.join();
             match spent_outputs_of(inner, wallet, &scanned) {
                 Ok(txouts) if !txouts.is_empty() => {
@@ -330,15 +331,15 @@ impl AccountWallet {
                         .map_err(|e| SyncError::Node(e.to_string()))?;
                 }
                 Ok(_) => {}
-                Err(_) => complete = false,
+                Err(e) => incomplete = Some(e),
             }
             Ok(())
         });
         client.inner.forget_kept();
         applied?;
         self.persist()?;
-        if !complete {
-            return Ok(self.wallet.latest_checkpoint().height());
+        if let Some(e) = incomplete {
+            return Err(unreachable(e));
         }
         // Watch what was handed out and the look-ahead beyond it (BDK keeps 25 scripts past
         // the last revealed one; the default gap is 20). Subscribing costs the server about

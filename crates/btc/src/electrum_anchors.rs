@@ -50,8 +50,8 @@ const READS_IN_FLIGHT: usize = 2;
 /// scan's own rule (`stop_gap` unused scripts in a row past the last one handed out), ready for
 /// `BdkElectrumClient::populate_anchor_cache`. The scripts already handed out are read in
 /// batches of up to [`MAX_BATCH`]; beyond them the reads start at `batch` scripts and double
-/// (to [`MAX_DISCOVERY`]) while they find used ones: a busy account is read in a few round trips, a new one in one
-/// per chain. Both chains are read at once. The scan's own smaller batches are then answered
+/// (to [`MAX_DISCOVERY`]) while they find used ones: a busy account is read in a few round
+/// trips, a new one in one per chain. Both chains are read at once. The scan's own smaller batches are then answered
 /// from what was read.
 pub(crate) fn deep_anchors(
     client: &ChunkedClient,
